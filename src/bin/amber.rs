@@ -1,0 +1,2 @@
+//! The `amber` command-line tool (built with `--features cli`).
+fn main() {}

@@ -1,0 +1,220 @@
+//! The on-disk structures exactly as `spec/amber.md` draws them, and the registries of codes.
+//!
+//! This layer knows bytes, not meaning: it declares the fixed-size structures with binrw and the
+//! code points of every registry. Checking that values make sense is the job of [`crate::read`];
+//! producing them is the job of [`crate::write`].
+
+use binrw::{BinRead, BinWrite};
+
+/// The 8-byte magic at the start of the header and at the end of the trailer, PNG-style: the high
+/// bit catches 7-bit transfers, CR LF catches line-ending conversion, 0x1A stops DOS `type`.
+pub const MAGIC: [u8; 8] = *b"\x89AMB\r\n\x1a\n";
+/// Major version written and read by this crate.
+pub const VERSION_MAJOR: u16 = 1;
+/// Minor version written by this crate; newer minors are still read.
+pub const VERSION_MINOR: u16 = 0;
+/// Required feature bits this reader implements (v1.0 defines none).
+pub const KNOWN_REQUIRED_FEATURES: u64 = 0;
+/// Size of the fixed header.
+pub const HEADER_LEN: u64 = 64;
+/// Size of the fixed trailer.
+pub const TRAILER_LEN: u64 = 32;
+/// Size of the metadata section's fixed header.
+pub const METADATA_HEADER_LEN: u64 = 20;
+/// Size of one stored extent record in the array table.
+pub const EXTENT_RECORD_LEN: u64 = 20;
+/// Marker for an absent optional node reference.
+pub const NO_NODE: u32 = u32::MAX;
+
+/// The fixed 64-byte header at offset 0.
+#[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
+#[brw(little)]
+pub struct Header {
+    pub magic: [u8; 8],
+    pub version_major: u16,
+    pub version_minor: u16,
+    pub alignment: u32,
+    pub required_features: u64,
+    pub optional_features: u64,
+    pub reserved: [u8; 28],
+    /// CRC-32 of header bytes 0..60.
+    pub header_crc32: u32,
+}
+
+/// The fixed 32-byte trailer at the end of the file.
+#[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
+#[brw(little)]
+pub struct Trailer {
+    pub metadata_offset: u64,
+    pub metadata_length: u64,
+    pub metadata_crc32: u32,
+    /// CRC-32 of trailer bytes 0..20.
+    pub trailer_crc32: u32,
+    pub magic: [u8; 8],
+}
+
+/// The fixed 20-byte start of the metadata section.
+#[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
+#[brw(little)]
+pub struct MetadataHeader {
+    pub string_count: u32,
+    pub dtype_count: u32,
+    pub array_count: u32,
+    pub node_count: u32,
+    pub root: u32,
+}
+
+/// One stored extent of an array: a raw array's bytes, or one compressed block.
+#[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[brw(little)]
+pub struct StoredExtent {
+    /// Absolute file offset.
+    pub offset: u64,
+    /// Number of bytes stored in the file.
+    pub stored_length: u64,
+    /// CRC-32 of the stored bytes.
+    pub crc32: u32,
+}
+
+/// The fixed part of an array-table entry, before the shape.
+#[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
+#[brw(little)]
+pub struct ArrayEntryPrefix {
+    pub dtype: u32,
+    pub order: u8,
+    pub codec: u8,
+    pub filter: u8,
+    pub ndim: u8,
+}
+
+/// Memory order of an array's elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Order {
+    /// Row-major (C) order: the last index varies fastest.
+    #[default]
+    C = 0,
+    /// Column-major (Fortran) order: the first index varies fastest.
+    F = 1,
+}
+
+impl Order {
+    pub(crate) fn from_code(code: u8) -> Option<Order> {
+        match code {
+            0 => Some(Order::C),
+            1 => Some(Order::F),
+            _ => None,
+        }
+    }
+
+    /// `"C"` or `"F"`, as in the canonical rendering.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::C => "C",
+            Order::F => "F",
+        }
+    }
+}
+
+/// How an array's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    /// One contiguous, aligned extent: mappable zero-copy.
+    None = 0,
+    /// Independently compressed zstd blocks.
+    Zstd = 1,
+}
+
+impl Codec {
+    pub(crate) fn from_code(code: u8) -> Option<Codec> {
+        match code {
+            0 => Some(Codec::None),
+            1 => Some(Codec::Zstd),
+            _ => None,
+        }
+    }
+}
+
+/// A reversible transform applied to each block before compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Filter {
+    None = 0,
+    /// Groups bytes of equal significance across the elements of a block (as Blosc does).
+    Shuffle = 1,
+}
+
+impl Filter {
+    pub(crate) fn from_code(code: u8) -> Option<Filter> {
+        match code {
+            0 => Some(Filter::None),
+            1 => Some(Filter::Shuffle),
+            _ => None,
+        }
+    }
+}
+
+/// Node kind codes of the node table.
+pub mod node_kind {
+    pub const NONE: u8 = 0;
+    pub const BOOL: u8 = 1;
+    pub const INT: u8 = 2;
+    pub const BIG_INT: u8 = 3;
+    pub const FLOAT: u8 = 4;
+    pub const COMPLEX: u8 = 5;
+    pub const STR: u8 = 6;
+    pub const BYTES: u8 = 7;
+    pub const LIST: u8 = 8;
+    pub const TUPLE: u8 = 9;
+    pub const SET: u8 = 10;
+    pub const FROZEN_SET: u8 = 11;
+    pub const MAP: u8 = 12;
+    pub const ARRAY: u8 = 13;
+    pub const OBJECT_ARRAY: u8 = 14;
+    pub const OBJECT: u8 = 15;
+    pub const GLOBAL: u8 = 16;
+}
+
+/// CRC-32 as the spec defines it (the zlib polynomial), over one byte slice.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+/// Rounds `value` up to a multiple of `alignment` (a power of two); `None` on overflow.
+pub fn align_up(value: u64, alignment: u64) -> Option<u64> {
+    debug_assert!(alignment.is_power_of_two());
+    Some(value.checked_add(alignment - 1)? & !(alignment - 1))
+}
+
+/// CRC-32 of a large slice, computed on all cores in chunks and combined.
+pub fn crc32_parallel(bytes: &[u8]) -> u32 {
+    use rayon::prelude::*;
+    const CHUNK: usize = 4 << 20;
+    if bytes.len() <= 2 * CHUNK {
+        return crc32(bytes);
+    }
+    bytes
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(chunk);
+            hasher
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .reduce(|mut acc, next| {
+            acc.combine(&next);
+            acc
+        })
+        .map_or(0, |hasher| hasher.finalize())
+}
+
+/// Whether a stored checksum matches. Under `cfg(fuzzing)` every checksum passes, so the fuzzer
+/// reaches the structures behind them (as image-png does); the CRC path is tested separately.
+pub(crate) fn checksum_matches(stored: u32, computed: u32) -> bool {
+    cfg!(fuzzing) || stored == computed
+}
+
+/// True if `minor` is newer than the minor version this crate implements. A reader still reads
+/// such a file, ignoring the reserved header bytes and any bytes after the node table.
+pub fn is_newer_minor(minor: u16) -> bool {
+    minor > VERSION_MINOR
+}

@@ -1,0 +1,65 @@
+//! Every cap in one place: the limits fixed by the spec, and the reader's configurable limits.
+//!
+//! A hostile file can declare any count or size. Every count is checked against these limits and
+//! against the bytes that remain before anything is allocated, so the memory a reader uses is
+//! bounded by the file's size times a small constant, plus [`Limits::max_decoded_bytes`] for one
+//! decoded array.
+
+/// Maximum number of dimensions of an array, object array or record sub-array (spec, fixed).
+pub const MAX_NDIM: usize = 64;
+/// Largest allowed uncompressed block size of a compressed array (spec, fixed): 1 GiB.
+pub const MAX_BLOCK_SIZE: u64 = 1 << 30;
+/// Smallest allowed data alignment (spec, fixed).
+pub const MIN_ALIGNMENT: u32 = 64;
+/// Largest allowed data alignment (spec, fixed): 16 MiB.
+pub const MAX_ALIGNMENT: u32 = 1 << 24;
+/// Largest itemsize of any dtype (spec, fixed).
+pub const MAX_ITEMSIZE: u64 = (1 << 31) - 1;
+
+/// Limits a reader enforces before it allocates. The defaults are documented in the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest metadata section accepted. Default 256 MiB.
+    pub max_metadata_bytes: u64,
+    /// Largest string table. Default 16,777,216.
+    pub max_strings: u32,
+    /// Largest dtype table. Default 65,536.
+    pub max_dtypes: u32,
+    /// Largest array table. Default 1,048,576.
+    pub max_arrays: u32,
+    /// Largest node table. Default 16,777,216.
+    pub max_nodes: u32,
+    /// Largest number of fields in one record dtype, counting nested fields through every
+    /// reference to a shared sub-dtype. Default 65,536.
+    pub max_record_fields: u64,
+    /// Deepest nesting of record dtypes. Default 32.
+    pub max_dtype_depth: u32,
+    /// Longest big-int node, in bytes. Rendering a big int in decimal is quadratic in its
+    /// length, so this keeps rendering linear in the file size. Default 1,024 (8,192 bits).
+    pub max_bigint_bytes: u32,
+    /// Largest single allocation for a decoded (decompressed) array or byte range. Default 4 GiB.
+    pub max_decoded_bytes: u64,
+    /// Deepest nesting when a graph is converted to a [`crate::Value`] tree. Default 256.
+    pub max_value_depth: u32,
+    /// Most nodes a [`crate::Value`] conversion may produce. Shared references are expanded,
+    /// so this caps the exponential blow-up of a DAG. Default 16,777,216.
+    pub max_value_nodes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_metadata_bytes: 256 << 20,
+            max_strings: 1 << 24,
+            max_dtypes: 1 << 16,
+            max_arrays: 1 << 20,
+            max_nodes: 1 << 24,
+            max_record_fields: 1 << 16,
+            max_dtype_depth: 32,
+            max_bigint_bytes: 1024,
+            max_decoded_bytes: 4 << 30,
+            max_value_depth: 256,
+            max_value_nodes: 1 << 24,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! Decoding compressed blocks: CRC first, then zstd into a buffer of exactly the declared size,
+//! then unshuffle. A block can never inflate past what its array declared.
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::filter::unshuffle;
+use crate::format::{checksum_matches, crc32, Filter, StoredExtent};
+
+/// Decodes one stored block into `out`, whose length is the block's declared uncompressed size.
+pub(crate) fn decode_block(
+    stored: &[u8],
+    extent: &StoredExtent,
+    out: &mut [u8],
+    filter: Filter,
+    itemsize: usize,
+) -> Result<()> {
+    let offset = extent.offset;
+    if !checksum_matches(extent.crc32, crc32(stored)) {
+        return Err(Error::checksum(offset, "compressed block CRC-32 does not match"));
+    }
+    let frame_len = zstd::zstd_safe::find_frame_compressed_size(stored)
+        .map_err(|_| Error::corrupt_block(offset, "not a zstd frame"))?;
+    if frame_len != stored.len() {
+        return Err(Error::corrupt_block(
+            offset,
+            "bytes follow the block's zstd frame",
+        ));
+    }
+    match filter {
+        Filter::None => decompress_exact(stored, out, offset),
+        Filter::Shuffle => {
+            let mut shuffled = vec![0u8; out.len()];
+            decompress_exact(stored, &mut shuffled, offset)?;
+            unshuffle(&shuffled, out, itemsize);
+            Ok(())
+        }
+    }
+}
+
+fn decompress_exact(stored: &[u8], out: &mut [u8], offset: u64) -> Result<()> {
+    let written = zstd::bulk::decompress_to_buffer(stored, out).map_err(|e| {
+        Error::corrupt_block(
+            offset,
+            format!("zstd: {e} (or it inflates past the declared size)"),
+        )
+    })?;
+    if written != out.len() {
+        return Err(Error::corrupt_block(
+            offset,
+            format!("block decodes to {written} bytes but declares {}", out.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes consecutive blocks of one array into `out` on all cores. `first_block_start` is the
+/// uncompressed offset where `blocks[0]` begins; `out` covers exactly those blocks.
+pub(crate) fn decode_blocks(
+    file: &[u8],
+    blocks: &[StoredExtent],
+    block_size: usize,
+    out: &mut [u8],
+    filter: Filter,
+    itemsize: usize,
+) -> Result<()> {
+    out.par_chunks_mut(block_size)
+        .zip(blocks.par_iter())
+        .try_for_each(|(chunk, extent)| {
+            let stored = stored_bytes(file, extent)?;
+            decode_block(stored, extent, chunk, filter, itemsize)
+        })
+}
+
+/// The bytes of a validated extent. The layout walk has already bounded it by the file.
+pub(crate) fn stored_bytes<'f>(file: &'f [u8], extent: &StoredExtent) -> Result<&'f [u8]> {
+    let start = usize::try_from(extent.offset).ok();
+    let end = start.and_then(|s| s.checked_add(usize::try_from(extent.stored_length).ok()?));
+    match (start, end) {
+        (Some(start), Some(end)) if end <= file.len() => Ok(&file[start..end]),
+        _ => Err(Error::out_of_bounds(extent.offset, "extent outside the file")),
+    }
+}

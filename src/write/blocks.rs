@@ -1,0 +1,63 @@
+//! Compressed arrays: blocks of a fixed uncompressed size, each shuffled (optionally) and
+//! compressed to one zstd frame on all cores, then written in order with its CRC.
+
+use std::io::{Read, Write};
+
+use rayon::prelude::*;
+
+use super::{read_exactly, Writer};
+use crate::error::{Error, Result};
+use crate::filter::shuffle;
+use crate::format::{crc32, Filter, StoredExtent};
+
+/// Blocks compressed per parallel round: enough to keep every core busy, few enough that the
+/// window (blocks x block size) stays small.
+fn blocks_per_window() -> usize {
+    (rayon::current_num_threads() * 4).max(4)
+}
+
+pub(super) fn write_compressed<W: Write>(
+    writer: &mut Writer<W>,
+    source: &mut impl Read,
+    nbytes: u64,
+    block_size: u64,
+    level: i32,
+    filter: Filter,
+    itemsize: u64,
+) -> Result<Vec<StoredExtent>> {
+    let block_count = nbytes.div_ceil(block_size);
+    let mut extents = Vec::with_capacity(usize::try_from(block_count).unwrap_or(0).min(1 << 20));
+    let window_bytes = (block_size * blocks_per_window() as u64).min(nbytes) as usize;
+    let mut window = vec![0u8; window_bytes];
+    let mut remaining = nbytes;
+    while remaining > 0 {
+        let n = remaining.min(window.len() as u64) as usize;
+        read_exactly(source, &mut window[..n], writer.position())?;
+        let compressed: Vec<Vec<u8>> = window[..n]
+            .par_chunks(block_size as usize)
+            .map(|block| compress_block(block, level, filter, itemsize as usize))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io(writer.position(), e))?;
+        for frame in compressed {
+            extents.push(StoredExtent {
+                offset: writer.position(),
+                stored_length: frame.len() as u64,
+                crc32: crc32(&frame),
+            });
+            writer.put(&frame)?;
+        }
+        remaining -= n as u64;
+    }
+    Ok(extents)
+}
+
+fn compress_block(block: &[u8], level: i32, filter: Filter, itemsize: usize) -> std::io::Result<Vec<u8>> {
+    match filter {
+        Filter::None => zstd::bulk::compress(block, level),
+        Filter::Shuffle => {
+            let mut shuffled = vec![0u8; block.len()];
+            shuffle(block, &mut shuffled, itemsize);
+            zstd::bulk::compress(&shuffled, level)
+        }
+    }
+}
