@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::limits::{Limits, MAX_ITEMSIZE, MAX_NDIM};
 
 /// Unit of a datetime64 or timedelta64 dtype, numpy's set.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeUnit {
     Generic = 0,
@@ -81,6 +82,7 @@ impl TimeUnit {
 }
 
 /// One named field of a record dtype.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Field {
     pub name: String,
@@ -93,6 +95,7 @@ pub struct Field {
 
 /// A structured (record) dtype: named fields at explicit offsets, and an itemsize that may
 /// include padding. scikit-learn's tree node array is one: 8 fields, itemsize 64.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordType {
     pub itemsize: u32,
@@ -100,6 +103,7 @@ pub struct RecordType {
 }
 
 /// The element type of an array.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DType {

@@ -88,6 +88,7 @@ pub struct ArrayEntryPrefix {
 }
 
 /// Memory order of an array's elements.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Order {
     /// Row-major (C) order: the last index varies fastest.

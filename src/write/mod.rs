@@ -39,6 +39,7 @@ use crate::graph::{ArrayId, Graph};
 use crate::limits::{Limits, MAX_ALIGNMENT, MAX_BLOCK_SIZE, MAX_NDIM, MIN_ALIGNMENT};
 
 /// How arrays are stored.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// Raw and aligned: memory-mappable zero-copy.
@@ -72,6 +73,7 @@ impl Default for WriteOptions {
 }
 
 /// What an array is: its dtype, shape and memory order. The bytes come separately.
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ArraySpec {
     pub dtype: DType,
