@@ -44,6 +44,11 @@ impl ArrayId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The id of the array at `index` in a file's array table.
+    pub fn from_index(index: u32) -> ArrayId {
+        ArrayId(index)
+    }
 }
 
 /// The four sequence kinds, which share one layout in the node table.
