@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use rayon::prelude::*;
 
-use super::{read_exactly, Writer};
+use super::{read_exactly, Source, Writer};
 use crate::error::{Error, Result};
 use crate::filter::shuffle;
 use crate::format::{crc32, Filter, StoredExtent};
@@ -16,9 +16,9 @@ fn blocks_per_window() -> usize {
     (rayon::current_num_threads() * 4).max(4)
 }
 
-pub(super) fn write_compressed<W: Write>(
+pub(super) fn write_compressed<W: Write, R: Read>(
     writer: &mut Writer<W>,
-    source: &mut impl Read,
+    source: &mut Source<'_, R>,
     nbytes: u64,
     block_size: u64,
     level: i32,
@@ -28,27 +28,58 @@ pub(super) fn write_compressed<W: Write>(
     let block_count = nbytes.div_ceil(block_size);
     let mut extents = Vec::with_capacity(usize::try_from(block_count).unwrap_or(0).min(1 << 20));
     let window_bytes = (block_size * blocks_per_window() as u64).min(nbytes) as usize;
-    let mut window = vec![0u8; window_bytes];
-    let mut remaining = nbytes;
-    while remaining > 0 {
-        let n = remaining.min(window.len() as u64) as usize;
-        read_exactly(source, &mut window[..n], writer.position())?;
-        let compressed: Vec<Vec<u8>> = window[..n]
-            .par_chunks(block_size as usize)
-            .map(|block| compress_block(block, level, filter, itemsize as usize))
-            .collect::<std::io::Result<_>>()
-            .map_err(|e| Error::io(writer.position(), e))?;
-        for frame in compressed {
-            extents.push(StoredExtent {
-                offset: writer.position(),
-                stored_length: frame.len() as u64,
-                crc32: crc32(&frame),
-            });
-            writer.put(&frame)?;
+    match source {
+        Source::Slice(bytes) => {
+            for window in bytes.chunks(window_bytes.max(1)) {
+                compress_window(writer, window, block_size, level, filter, itemsize, &mut extents)?;
+            }
         }
-        remaining -= n as u64;
+        Source::Reader(reader) => {
+            let mut window = vec![0u8; window_bytes];
+            let mut remaining = nbytes;
+            while remaining > 0 {
+                let n = remaining.min(window.len() as u64) as usize;
+                read_exactly(reader, &mut window[..n], writer.position())?;
+                compress_window(
+                    writer,
+                    &window[..n],
+                    block_size,
+                    level,
+                    filter,
+                    itemsize,
+                    &mut extents,
+                )?;
+                remaining -= n as u64;
+            }
+        }
     }
     Ok(extents)
+}
+
+/// Compresses the blocks of one window in parallel, then writes them in order.
+fn compress_window<W: Write>(
+    writer: &mut Writer<W>,
+    window: &[u8],
+    block_size: u64,
+    level: i32,
+    filter: Filter,
+    itemsize: u64,
+    extents: &mut Vec<StoredExtent>,
+) -> Result<()> {
+    let compressed: Vec<Vec<u8>> = window
+        .par_chunks(block_size as usize)
+        .map(|block| compress_block(block, level, filter, itemsize as usize))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io(writer.position(), e))?;
+    for frame in compressed {
+        extents.push(StoredExtent {
+            offset: writer.position(),
+            stored_length: frame.len() as u64,
+            crc32: crc32(&frame),
+        });
+        writer.put(&frame)?;
+    }
+    Ok(())
 }
 
 fn compress_block(block: &[u8], level: i32, filter: Filter, itemsize: usize) -> std::io::Result<Vec<u8>> {

@@ -110,6 +110,13 @@ pub(crate) struct WrittenArray {
     pub extents: Vec<StoredExtent>,
 }
 
+/// Where an array's bytes come from: memory (written straight from the caller's slice) or a
+/// reader (copied through a bounded buffer).
+pub(crate) enum Source<'a, R> {
+    Slice(&'a [u8]),
+    Reader(R),
+}
+
 /// A streaming writer. See the [module docs](self).
 pub struct Writer<W: Write> {
     sink: W,
@@ -174,7 +181,7 @@ impl<W: Write> Writer<W> {
                 ),
             ));
         }
-        self.write_array_from_reader(spec, bytes, compression)
+        self.write_array_from_source(spec, Source::<&[u8]>::Slice(bytes), compression)
     }
 
     /// Writes one array whose bytes come from `source`, in bounded memory: raw arrays are copied
@@ -182,7 +189,16 @@ impl<W: Write> Writer<W> {
     pub fn write_array_from_reader(
         &mut self,
         spec: &ArraySpec,
-        mut source: impl Read,
+        source: impl Read,
+        compression: Compression,
+    ) -> Result<ArrayId> {
+        self.write_array_from_source(spec, Source::Reader(source), compression)
+    }
+
+    fn write_array_from_source<R: Read>(
+        &mut self,
+        spec: &ArraySpec,
+        mut source: Source<'_, R>,
         compression: Compression,
     ) -> Result<ArrayId> {
         let nbytes = self.check_spec(spec)?;
@@ -192,7 +208,19 @@ impl<W: Write> Writer<W> {
             _ if nbytes == 0 => (codec_of(compression), filter_of(compression), 0, Vec::new()),
             Compression::None => {
                 self.pad_to(u64::from(self.options.alignment))?;
-                let extent = self.copy_raw(&mut source, nbytes)?;
+                let extent = match &mut source {
+                    Source::Slice(bytes) => {
+                        let offset = self.position;
+                        let mut hasher = crc32fast::Hasher::new();
+                        self.write_hashed(bytes, &mut hasher)?;
+                        StoredExtent {
+                            offset,
+                            stored_length: nbytes,
+                            crc32: hasher.finalize(),
+                        }
+                    }
+                    Source::Reader(reader) => self.copy_raw(reader, nbytes)?,
+                };
                 (Codec::None, Filter::None, 0, vec![extent])
             }
             Compression::Zstd { level, shuffle } => {
