@@ -179,7 +179,10 @@ fn records_and_strings() -> Vec<u8> {
         .write_array(&ArraySpec::c(point, &[2]), &[7u8; 32])
         .unwrap();
     let words = writer
-        .write_array(&ArraySpec::c(DType::Unicode(2), &[2]), &[b'a', 0, 0, 0, b'b', 0, 0, 0, 0x41, 0, 0, 0, 0, 0, 0, 0])
+        .write_array(
+            &ArraySpec::c(DType::Unicode(2), &[2]),
+            &[b'a', 0, 0, 0, b'b', 0, 0, 0, 0x41, 0, 0, 0, 0, 0, 0, 0],
+        )
         .unwrap();
     let times = writer
         .write_array(
@@ -216,9 +219,7 @@ fn page_aligned() -> Vec<u8> {
         ..WriteOptions::default()
     };
     let mut writer = writer(options);
-    let a = writer
-        .write_ndarray(&ndarray::arr1(&[1u64, 2, 3]))
-        .unwrap();
+    let a = writer.write_ndarray(&ndarray::arr1(&[1u64, 2, 3])).unwrap();
     let b = writer
         .write_ndarray(&ndarray::arr1(&[num_complex::Complex::new(1.0f32, -1.0)]))
         .unwrap();
