@@ -1,0 +1,80 @@
+//! Helpers shared by the integration tests: proptest case counts, and surgery on finished files
+//! (patching metadata bytes and recomputing the CRCs that cover them, per spec sections 3, 5, 6),
+//! so tests can build hostile files that pass every checksum.
+
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::ops::Range;
+
+use amberfile::format::{crc32, StoredExtent, TRAILER_LEN};
+
+/// Proptest cases per property: `PROPTEST_CASES` if set (for deeper runs), else `default`.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn le_u64(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
+}
+
+/// Absolute byte range of the metadata section, as the trailer states it.
+pub fn metadata_range(file: &[u8]) -> Range<usize> {
+    let trailer = file.len() - TRAILER_LEN as usize;
+    let offset = le_u64(&file[trailer..]) as usize;
+    let length = le_u64(&file[trailer + 8..]) as usize;
+    offset..offset + length
+}
+
+/// Recomputes the metadata CRC and the trailer CRC (spec section 5) after the metadata bytes
+/// were edited in place.
+pub fn reseal(file: &mut [u8]) {
+    let metadata = metadata_range(file);
+    let metadata_crc = crc32(&file[metadata]);
+    let trailer = file.len() - TRAILER_LEN as usize;
+    file[trailer + 16..trailer + 20].copy_from_slice(&metadata_crc.to_le_bytes());
+    let trailer_crc = crc32(&file[trailer..trailer + 20]);
+    file[trailer + 20..trailer + 24].copy_from_slice(&trailer_crc.to_le_bytes());
+}
+
+/// Overwrites metadata bytes at `at` (relative to the start of the metadata section), then
+/// reseals the file so every CRC matches again.
+pub fn patch_metadata(file: &mut [u8], at: usize, bytes: &[u8]) {
+    let start = metadata_range(file).start + at;
+    file[start..start + bytes.len()].copy_from_slice(bytes);
+    reseal(file);
+}
+
+/// The metadata section's bytes.
+pub fn metadata(file: &[u8]) -> &[u8] {
+    &file[metadata_range(file)]
+}
+
+/// Replaces a stored extent's bytes-on-disk CRC in the array table with the CRC of its current
+/// stored bytes (after a test changed them), and reseals the file: the result is a file whose
+/// every checksum matches but whose data differs from what the writer wrote.
+pub fn recompute_extent_crc(file: &mut [u8], extent: &StoredExtent) {
+    let mut record = Vec::with_capacity(20);
+    record.extend_from_slice(&extent.offset.to_le_bytes());
+    record.extend_from_slice(&extent.stored_length.to_le_bytes());
+    record.extend_from_slice(&extent.crc32.to_le_bytes());
+    let metadata = metadata_range(file);
+    let at = file[metadata.clone()]
+        .windows(record.len())
+        .position(|w| w == record.as_slice())
+        .expect("the extent record is in the array table");
+    let start = extent.offset as usize;
+    let new_crc = crc32(&file[start..start + extent.stored_length as usize]);
+    patch_metadata(file, at + 16, &new_crc.to_le_bytes());
+}
+
+/// The spec error class of a result that must be an error.
+pub fn error_class<T>(result: amberfile::Result<T>) -> &'static str {
+    match result {
+        Ok(_) => panic!("expected an error, got a value"),
+        Err(e) => e.class(),
+    }
+}
