@@ -150,10 +150,18 @@ pub(crate) struct StringTable {
 }
 
 impl StringTable {
-    pub(crate) fn with_capacity(count: usize, bytes: usize) -> Self {
+    /// A table over `text` whose strings are the given byte ranges (already checked to lie on
+    /// character boundaries).
+    pub(crate) fn from_text(text: String, spans: impl Iterator<Item = std::ops::Range<usize>>) -> Self {
+        let spans = spans
+            .map(|r| Span {
+                start: r.start as u32,
+                len: (r.end - r.start) as u32,
+            })
+            .collect();
         StringTable {
-            text: String::with_capacity(bytes),
-            spans: Vec::with_capacity(count),
+            text,
+            spans,
             lookup: None,
         }
     }

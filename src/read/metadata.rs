@@ -25,7 +25,8 @@ pub struct ArrayEntry {
     pub(crate) order: Order,
     pub(crate) codec: Codec,
     pub(crate) filter: Filter,
-    pub(crate) shape: Vec<u64>,
+    /// Range of this array's dimensions in [`Metadata::dims`].
+    pub(crate) shape: Range<usize>,
     pub(crate) block_size: u64,
     pub(crate) nbytes: u64,
     pub(crate) extents: Range<usize>,
@@ -36,6 +37,8 @@ pub struct ArrayEntry {
 pub(crate) struct Metadata {
     pub graph: Graph,
     pub arrays: Vec<ArrayEntry>,
+    /// Every array's dimensions, end to end: one allocation instead of one per array.
+    pub dims: Vec<u64>,
     pub extents: Vec<StoredExtent>,
 }
 
@@ -70,7 +73,7 @@ pub(crate) fn parse(bytes: &[u8], base: u64, minor: u16, limits: &Limits) -> Res
     let mut parts = GraphParts::with_capacity(0);
     parse_strings(&mut r, header.string_count, &mut parts)?;
     let dtypes = parse_dtypes(&mut r, header.dtype_count, &parts, limits)?;
-    let (arrays, extents) = parse_arrays(&mut r, header.array_count, &dtypes)?;
+    let (arrays, dims, extents) = parse_arrays(&mut r, header.array_count, &dtypes)?;
     parse_nodes(&mut r, &header, &mut parts, limits.max_bigint_bytes)?;
     if r.remaining() > 0 && !is_newer_minor(minor) {
         return Err(Error::trailing_bytes(
@@ -82,23 +85,61 @@ pub(crate) fn parse(bytes: &[u8], base: u64, minor: u16, limits: &Limits) -> Res
     Ok(Metadata {
         graph: Graph::from_parts(parts),
         arrays,
+        dims,
         extents,
     })
 }
 
 fn parse_strings(r: &mut ByteCursor<'_>, count: u32, parts: &mut GraphParts) -> Result<()> {
     r.ensure_backed(u64::from(count), MIN_STRING_LEN, "strings")?;
-    parts.strings = crate::graph::StringTable::with_capacity(count as usize, 0);
+    // Strings are gathered first and validated as one buffer: the table is valid exactly when the
+    // concatenation is valid UTF-8 and every string starts and ends on a character boundary.
+    let mut text: Vec<u8> = Vec::new();
+    let mut spans: Vec<(u64, Range<usize>)> = Vec::with_capacity(count as usize);
     for _ in 0..count {
-        let len = r.u32("string length")?;
-        let offset = r.offset();
-        let bytes = r.take(len as usize, "string")?;
-        let s = std::str::from_utf8(bytes).map_err(|e| {
-            Error::invalid_utf8(offset + e.valid_up_to() as u64, "a string is not valid UTF-8")
-        })?;
-        parts.strings.push(s);
+        let read = r.u32("string length").and_then(|len| {
+            let offset = r.offset();
+            Ok((offset, r.take(len as usize, "string")?))
+        });
+        let (offset, bytes) = match read {
+            Ok(read) => read,
+            // Rules apply string by string: a bad string before the truncation is reported first.
+            Err(truncated) => {
+                return Err(first_invalid_string(&text, &spans).unwrap_or(truncated));
+            }
+        };
+        let start = text.len();
+        text.extend_from_slice(bytes);
+        spans.push((offset, start..text.len()));
     }
+    let text = match String::from_utf8(text) {
+        Ok(text)
+            if spans
+                .iter()
+                .all(|(_, span)| text.is_char_boundary(span.start) && text.is_char_boundary(span.end)) =>
+        {
+            text
+        }
+        Ok(text) => {
+            return Err(first_invalid_string(text.as_bytes(), &spans)
+                .unwrap_or_else(|| Error::invalid_utf8(0, "invalid UTF-8")))
+        }
+        Err(e) => {
+            return Err(first_invalid_string(e.as_bytes(), &spans)
+                .unwrap_or_else(|| Error::invalid_utf8(0, "invalid UTF-8")))
+        }
+    };
+    parts.strings = crate::graph::StringTable::from_text(text, spans.into_iter().map(|(_, span)| span));
     Ok(())
+}
+
+/// The error for the first string (in table order) that is not valid UTF-8 on its own.
+fn first_invalid_string(text: &[u8], spans: &[(u64, Range<usize>)]) -> Option<Error> {
+    spans.iter().find_map(|(offset, span)| {
+        std::str::from_utf8(&text[span.clone()])
+            .err()
+            .map(|e| Error::invalid_utf8(offset + e.valid_up_to() as u64, "a string is not valid UTF-8"))
+    })
 }
 
 fn parse_dtypes(
@@ -201,13 +242,20 @@ fn parse_arrays(
     r: &mut ByteCursor<'_>,
     count: u32,
     dtypes: &[DType],
-) -> Result<(Vec<ArrayEntry>, Vec<StoredExtent>)> {
+) -> Result<(Vec<ArrayEntry>, Vec<u64>, Vec<StoredExtent>)> {
     r.ensure_backed(u64::from(count), MIN_ARRAY_LEN, "arrays")?;
     let mut arrays = Vec::with_capacity(count as usize);
-    let mut extents = Vec::new();
+    let mut all_dims = Vec::with_capacity(count as usize);
+    let mut extents = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let entry_offset = r.offset();
-        let prefix: ArrayEntryPrefix = r.structure(8, "array entry")?;
+        let prefix = ArrayEntryPrefix {
+            dtype: r.u32("array dtype")?,
+            order: r.u8("array order")?,
+            codec: r.u8("array codec")?,
+            filter: r.u8("array filter")?,
+            ndim: r.u8("array ndim")?,
+        };
         let at = |delta: u64| entry_offset + delta;
         let dtype = dtypes
             .get(prefix.dtype as usize)
@@ -231,9 +279,11 @@ fn parse_arrays(
             ));
         }
         let dims = r.take_items(u64::from(prefix.ndim), 8, "array shape")?;
-        let shape: Vec<u64> = dims.chunks_exact(8).map(le_u64).collect();
+        let shape_start = all_dims.len();
+        all_dims.extend(dims.chunks_exact(8).map(le_u64));
+        let shape = shape_start..all_dims.len();
         let itemsize = dtype.itemsize();
-        let nbytes = checked_nbytes(itemsize, &shape)
+        let nbytes = checked_nbytes(itemsize, &all_dims[shape.clone()])
             .ok_or_else(|| Error::limit(at(8), "shape x itemsize overflows u64"))?;
         let block_size_offset = r.offset();
         let block_size = r.u64("block size")?;
@@ -307,7 +357,7 @@ fn parse_arrays(
             entry_offset,
         });
     }
-    Ok((arrays, extents))
+    Ok((arrays, all_dims, extents))
 }
 
 fn parse_nodes(

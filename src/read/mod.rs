@@ -76,6 +76,7 @@ pub struct Reader<S> {
     trailer: Trailer,
     graph: Graph,
     arrays: Vec<ArrayEntry>,
+    dims: Vec<u64>,
     extents: Vec<StoredExtent>,
     options: ReadOptions,
     verified: Vec<AtomicBool>,
@@ -96,6 +97,7 @@ impl<S> std::fmt::Debug for Reader<S> {
 pub struct ArrayInfo<'r> {
     id: ArrayId,
     entry: &'r ArrayEntry,
+    shape: &'r [u64],
     extents: &'r [StoredExtent],
 }
 
@@ -107,7 +109,7 @@ impl<'r> ArrayInfo<'r> {
         &self.entry.dtype
     }
     pub fn shape(&self) -> &'r [u64] {
-        &self.entry.shape
+        self.shape
     }
     pub fn order(&self) -> Order {
         self.entry.order
@@ -132,7 +134,7 @@ impl<'r> ArrayInfo<'r> {
     }
     /// Number of elements.
     pub fn len(&self) -> u64 {
-        self.entry.shape.iter().product()
+        self.shape.iter().product()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -251,6 +253,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
             trailer,
             graph: metadata.graph,
             arrays: metadata.arrays,
+            dims: metadata.dims,
             extents: metadata.extents,
             options,
             verified,
@@ -307,6 +310,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
         ArrayInfo {
             id: ArrayId(index as u32),
             entry,
+            shape: &self.dims[entry.shape.clone()],
             extents: &self.extents[entry.extents.clone()],
         }
     }
