@@ -16,6 +16,7 @@
 //! let params = g.add(Node::Map(&[[key, val]]));
 //! g.set_root(params);
 //! assert!(matches!(g.node(params), Node::Map(entries) if entries.len() == 1));
+//! assert_eq!(g.map_get(params, "n_estimators").map(|v| g.node(v).as_int()), Some(Some(100)));
 //! ```
 
 use std::collections::HashMap;
@@ -96,6 +97,99 @@ pub enum Node<'g> {
     },
     /// A class or function, by qualified name only.
     Global(&'g str),
+}
+
+impl<'g> Node<'g> {
+    /// The string, if this is a `Str` node.
+    pub fn as_str(&self) -> Option<&'g str> {
+        match *self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is an `Int` node.
+    pub fn as_int(&self) -> Option<i64> {
+        match *self {
+            Node::Int(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The float, if this is a `Float` node.
+    pub fn as_float(&self) -> Option<f64> {
+        match *self {
+            Node::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    /// The bool, if this is a `Bool` node.
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            Node::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The array, if this is an `Array` node.
+    pub fn as_array(&self) -> Option<ArrayId> {
+        match *self {
+            Node::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The items of a list, tuple, set or frozenset.
+    pub fn as_seq(&self) -> Option<&'g [NodeId]> {
+        match *self {
+            Node::List(items) | Node::Tuple(items) | Node::Set(items) | Node::FrozenSet(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The entries of a map.
+    pub fn as_map(&self) -> Option<&'g [[NodeId; 2]]> {
+        match *self {
+            Node::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The kind's name as the canonical rendering spells it, e.g. `"frozenset"`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Node::None => "none",
+            Node::Bool(_) => "bool",
+            Node::Int(_) => "int",
+            Node::BigInt(_) => "bigint",
+            Node::Float(_) => "float",
+            Node::Complex(..) => "complex",
+            Node::Str(_) => "str",
+            Node::Bytes(_) => "bytes",
+            Node::List(_) => "list",
+            Node::Tuple(_) => "tuple",
+            Node::Set(_) => "set",
+            Node::FrozenSet(_) => "frozenset",
+            Node::Map(_) => "map",
+            Node::Array(_) => "array",
+            Node::ObjectArray { .. } => "object_array",
+            Node::Object { .. } => "object",
+            Node::Global(_) => "global",
+        }
+    }
+}
+
+impl Graph {
+    /// The value stored under the string key `key` in map node `map` (the first match, as maps
+    /// keep their order); `None` if `map` is not a map or has no such key.
+    pub fn map_get(&self, map: NodeId, key: &str) -> Option<NodeId> {
+        let entries = self.get(map)?.as_map()?;
+        entries
+            .iter()
+            .find(|[k, _]| self.get(*k).and_then(|n| n.as_str()) == Some(key))
+            .map(|[_, v]| *v)
+    }
 }
 
 /// A range in one of the graph's pools.

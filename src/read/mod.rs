@@ -20,6 +20,40 @@
 //! - [`Reader::read_bytes`] / [`Reader::zero_copy_bytes`]: raw logical bytes, for dtypes with no
 //!   Rust element type (records, strings, datetimes, float8);
 //! - [`Reader::read_byte_range`]: part of an array, decoding only the blocks it touches.
+//!
+//! ```
+//! use amberfile::{ArraySpec, Compression, DType, Graph, Node, ReadOptions, Reader, WriteOptions, Writer};
+//!
+//! let values: Vec<f32> = (0..1000).map(|i| i as f32).collect();
+//! let options = WriteOptions { block_size: 400, ..WriteOptions::default() };
+//! let mut writer = Writer::new(Vec::new(), options)?;
+//! let raw = writer.write_ndarray(&ndarray::Array1::from(values.clone()))?;
+//! let packed = writer.write_array_with(
+//!     &ArraySpec::c(DType::Float32, &[1000]),
+//!     bytemuck::cast_slice(&values),
+//!     Compression::Zstd { level: 3, shuffle: true },
+//! )?;
+//! let mut graph = Graph::new();
+//! let (a, b) = (graph.add(Node::Array(raw)), graph.add(Node::Array(packed)));
+//! let root = graph.add(Node::List(&[a, b]));
+//! graph.set_root(root);
+//! let bytes = writer.finish(&graph)?;
+//!
+//! let reader = Reader::from_bytes(&bytes, ReadOptions::default())?;
+//! let items = reader.graph().node(reader.root()).as_seq().unwrap();
+//! let raw = reader.graph().node(items[0]).as_array().unwrap();
+//! let packed = reader.graph().node(items[1]).as_array().unwrap();
+//!
+//! assert_eq!(reader.view::<f32>(raw)?[999], 999.0);               // zero-copy
+//! assert_eq!(reader.view::<f32>(packed).unwrap_err().class(), "NotZeroCopy");
+//! assert_eq!(reader.read::<f32>(packed)?[999], 999.0);            // decoded
+//! assert_eq!(reader.view::<f64>(raw).unwrap_err().class(), "TypeMismatch");
+//! // Bytes 2000..2008 (elements 500 and 501) decode one 400-byte block, not all ten.
+//! let part = reader.read_byte_range(packed, 2000..2008)?;
+//! assert_eq!(bytemuck::pod_read_unaligned::<[f32; 2]>(&part), [500.0, 501.0]);
+//! reader.verify()?;
+//! # Ok::<(), amberfile::Error>(())
+//! ```
 
 mod cursor;
 mod decode;
@@ -391,7 +425,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
         let mut scratch = Vec::new();
         for (i, extent) in info.extents.iter().enumerate() {
             let start = i as u64 * block_size;
-            let len = block_size.min(info.nbytes() - start) as usize;
+            let len = self.allocate_check(&info, block_size.min(info.nbytes() - start))?;
             scratch.resize(len, 0);
             decode_block(
                 stored_bytes(self.bytes(), extent)?,
@@ -434,6 +468,8 @@ impl<S: AsRef<[u8]>> Reader<S> {
                 return Ok(CowArray::from(view));
             }
         }
+        // R57 before the buffer exists: a hostile nbytes must not reach the allocator.
+        self.allocate_check(&info, info.nbytes())?;
         let count = usize::try_from(info.len()).map_err(|_| Error::limit(0, "array larger than memory"))?;
         let mut items = vec![T::default(); count];
         match T::cast_slice_mut(&mut items) {
@@ -441,7 +477,6 @@ impl<S: AsRef<[u8]>> Reader<S> {
                 if info.is_raw() {
                     out.copy_from_slice(self.zero_copy_bytes(id)?);
                 } else {
-                    self.allocate_check(&info, info.nbytes())?;
                     self.decode_into(&info, 0, out)?;
                 }
             }
