@@ -78,3 +78,17 @@ pub fn error_class<T>(result: amberfile::Result<T>) -> &'static str {
         Err(e) => e.class(),
     }
 }
+
+/// The file with its metadata section replaced by `metadata` (any length) and a new trailer
+/// whose offsets and CRCs match: the data region and header are kept as they are.
+pub fn replace_metadata(file: &[u8], metadata: &[u8]) -> Vec<u8> {
+    let offset = metadata_range(file).start;
+    let mut out = file[..offset].to_vec();
+    out.extend_from_slice(metadata);
+    out.extend_from_slice(&(offset as u64).to_le_bytes());
+    out.extend_from_slice(&(metadata.len() as u64).to_le_bytes());
+    out.extend_from_slice(&[0; 8]); // both CRCs, filled in by `reseal`
+    out.extend_from_slice(&amberfile::format::MAGIC);
+    reseal(&mut out);
+    out
+}
