@@ -1,0 +1,140 @@
+"""amberfile: safe, fast dump/load of numpy arrays and scikit-learn models.
+
+A drop-in replacement for ``joblib.dump``/``joblib.load`` that never runs code from the
+file::
+
+    from amberfile import dump, load
+    dump(model, "model.amber")              # compress=3 for zstd
+    model = load("model.amber")             # mmap_mode="r": zero-copy read-only arrays
+
+All I/O, validation, compression and checksums happen in the Rust core (the ``amberfile``
+crate). Loading rebuilds only trusted types (see ``amberfile._policy``); anything else raises
+``UntrustedTypeError`` before any object is built.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import IO, Any, Literal, Union
+
+from . import _native
+from ._errors import AmberError, ChecksumError, FormatError, UntrustedTypeError
+from ._policy import DEFAULT_TRUSTED, Policy
+
+__all__ = [
+    "AmberError",
+    "ChecksumError",
+    "DEFAULT_TRUSTED",
+    "FormatError",
+    "UntrustedTypeError",
+    "dump",
+    "dumps",
+    "get_untrusted_types",
+    "load",
+    "loads",
+]
+
+PathOrFile = Union[str, "os.PathLike[str]", IO[bytes]]
+MmapMode = Literal["r", "c"]
+
+_DEFAULT_ALIGNMENT = 64
+
+
+def _level(compress: int | bool) -> int:
+    if compress is True:
+        return 3
+    if isinstance(compress, bool) or not isinstance(compress, int):
+        raise TypeError("compress must be an int from 0 (none) to 22, or a bool")
+    return compress
+
+
+def _is_path(target: object) -> bool:
+    return isinstance(target, (str, os.PathLike))
+
+
+def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
+    return data if isinstance(data, bytes) else bytes(data)
+
+
+def dumps(obj: Any, compress: int | bool = 0, *, alignment: int = _DEFAULT_ALIGNMENT) -> bytes:
+    """Encodes ``obj`` as the bytes of an Amber file.
+
+    ``compress`` is the zstd level (0 stores arrays raw and memory-mappable; ``True`` means 3);
+    compressed arrays are byte-shuffled first. ``alignment`` (a power of two, 64 to 2**24) is
+    where raw arrays start in the file.
+    """
+    return _native.dumps(obj, _level(compress), alignment)
+
+
+def dump(
+    obj: Any,
+    filename_or_fileobj: PathOrFile,
+    compress: int | bool = 0,
+    *,
+    alignment: int = _DEFAULT_ALIGNMENT,
+) -> None:
+    """Writes ``obj`` to a path or a binary file object.
+
+    A path is written atomically: a temporary file in the same directory, renamed into place,
+    so readers (and live memory mappings) of an older file are never disturbed. A file object
+    receives the whole encoded file with one ``write`` call.
+    """
+    if _is_path(filename_or_fileobj):
+        _native.dump_path(obj, os.fspath(filename_or_fileobj), _level(compress), alignment)
+    else:
+        filename_or_fileobj.write(dumps(obj, compress, alignment=alignment))  # type: ignore[union-attr]
+
+
+def loads(data: bytes | bytearray | memoryview, trusted: Iterable[str] | None = None) -> Any:
+    """Rebuilds the value held in ``data``. Arrays are writable copies."""
+    return _native.load_bytes(_as_bytes(data), Policy(trusted))
+
+
+def load(
+    filename_or_fileobj: PathOrFile,
+    mmap_mode: MmapMode | None = None,
+    trusted: Iterable[str] | None = None,
+    *,
+    require_zero_copy: bool = False,
+) -> Any:
+    """Rebuilds the value stored in a file.
+
+    ``mmap_mode``:
+      - ``None``: arrays are writable copies (one copy from the page cache);
+      - ``"r"``: raw arrays are read-only views of the memory-mapped file, with no copy; the
+        mapping lives as long as any array does. Compressed arrays are decoded into memory,
+        or refused with ``FormatError`` (class ``NotZeroCopy``) if ``require_zero_copy``;
+      - ``"c"``: raw arrays are writable copy-on-write views; writes never reach the file.
+
+    The file must not be modified or truncated in place while mapped (``dump`` replaces files
+    by rename, which is safe). ``trusted`` adds names to the types that may be rebuilt; any
+    other untrusted name raises ``UntrustedTypeError`` before anything is built.
+    """
+    policy = Policy(trusted)
+    if mmap_mode not in (None, "r", "c"):
+        raise ValueError(f'mmap_mode must be None, "r" or "c", not {mmap_mode!r}')
+    if _is_path(filename_or_fileobj):
+        mode = "copy" if mmap_mode is None else mmap_mode
+        return _native.load_path(os.fspath(filename_or_fileobj), mode, policy, require_zero_copy)
+    if mmap_mode is not None:
+        raise ValueError("mmap_mode needs a path, not a file object")
+    return _native.load_bytes(_as_bytes(filename_or_fileobj.read()), policy)  # type: ignore[union-attr]
+
+
+def get_untrusted_types(
+    filename_or_data: PathOrFile | bytes, trusted: Iterable[str] | None = None
+) -> list[str]:
+    """Every type or function name in the file that loading would refuse, sorted.
+
+    Reads the file's metadata only; builds nothing and imports nothing named in the file
+    (except modules of scikit-learn and scipy, to check whether a name is an estimator).
+    """
+    if isinstance(filename_or_data, (bytes, bytearray, memoryview)):
+        names = _native.type_names_bytes(_as_bytes(filename_or_data))
+    elif _is_path(filename_or_data):
+        names = _native.type_names_path(os.fspath(filename_or_data))
+    else:
+        names = _native.type_names_bytes(_as_bytes(filename_or_data.read()))  # type: ignore[union-attr]
+    policy = Policy(trusted)
+    return [name for name in names if not policy.is_trusted(name)]

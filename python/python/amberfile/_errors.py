@@ -1,0 +1,42 @@
+"""Exceptions raised by amberfile.
+
+``FormatError`` carries the specification's error class (``.error_class``, e.g.
+``"Truncated"``) and the byte offset where the problem was found (``.offset``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class AmberError(Exception):
+    """Base class of every amberfile exception."""
+
+
+class FormatError(AmberError, ValueError):
+    """The file is not a valid Amber file, or holds a graph that cannot be rebuilt."""
+
+    def __init__(self, message: str, error_class: str = "InvalidGraph", offset: int = 0) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+        self.offset = offset
+
+
+class ChecksumError(FormatError):
+    """A CRC-32 stored in the file does not match the bytes it covers."""
+
+
+class UntrustedTypeError(AmberError):
+    """The file names types or functions the loading policy does not trust.
+
+    Nothing was built. ``.types`` lists every untrusted name; pass the ones you trust
+    as ``load(..., trusted=[...])``.
+    """
+
+    def __init__(self, types: Iterable[str]) -> None:
+        self.types = sorted(types)
+        super().__init__(
+            "the file names untrusted types: "
+            + ", ".join(self.types)
+            + " (pass trusted=[...] to allow them)"
+        )

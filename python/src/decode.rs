@@ -1,0 +1,488 @@
+//! An Amber graph to Python objects: the walk behind `load` and `loads`.
+//!
+//! Before anything is built, [`type_names`] lists every type and global name reachable from the
+//! root and the Python policy rejects the file if any is untrusted. The build itself runs on an
+//! explicit stack (no recursion on the file's depth) in three steps per node, as pickle does:
+//! - *visit*: the node's "pre" children (tuple items, constructor args) are built first;
+//! - *create*: the object is made (mutable containers and instances empty) and memoized, so
+//!   every later reference gets the same object and cycles through mutable values close;
+//! - *fill*: list/dict/set items and instance state are put in. A fill whose children are still
+//!   being built (a cycle through a tuple) is deferred until everything else exists.
+//!
+//! A cycle through immutable values only (a tuple containing itself) cannot be built and is
+//! reported as InvalidGraph, as the spec recommends.
+
+use amberfile::{DType, Graph, Node, NodeId, Order, Reader};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyComplex, PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple};
+
+use crate::buffer::FileBuffer;
+use crate::dtypes::NumpyDtypes;
+use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
+use crate::errors::{format_error, invalid_graph};
+
+/// Every type and global name reachable from the root, sorted, without duplicates.
+pub(crate) fn type_names(graph: &Graph) -> Vec<String> {
+    let mut names = Vec::new();
+    let Some(root) = graph.root() else {
+        return names;
+    };
+    let mut seen = vec![false; graph.len()];
+    let mut stack = vec![root];
+    seen[root.index()] = true;
+    while let Some(id) = stack.pop() {
+        match graph.node(id) {
+            Node::Object { type_name, .. } => names.push(type_name.to_owned()),
+            Node::Global(name) => names.push(name.to_owned()),
+            _ => {}
+        }
+        for child in graph.children(id) {
+            if !std::mem::replace(&mut seen[child.index()], true) {
+                stack.push(child);
+            }
+        }
+    }
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Where loaded arrays get their memory.
+pub(crate) enum ArrayMemory<'py> {
+    /// Each array is copied (or decoded) into memory it owns: writable.
+    Copy,
+    /// Raw arrays are read-only views of the mapped file; compressed ones are decoded unless
+    /// `require_zero_copy`, which makes them an error.
+    Mapped {
+        buffer: Bound<'py, FileBuffer>,
+        require_zero_copy: bool,
+    },
+    /// Raw arrays are writable views of a private copy-on-write mapping.
+    CopyOnWrite { buffer: Bound<'py, FileBuffer> },
+}
+
+enum Step {
+    Visit { id: NodeId, needed_now: bool },
+    Create(NodeId),
+    Fill(NodeId),
+}
+
+/// Builds the Python value of a validated file.
+pub(crate) struct Loader<'py, 'r, S> {
+    py: Python<'py>,
+    reader: &'r Reader<S>,
+    policy: Bound<'py, PyAny>,
+    memory: ArrayMemory<'py>,
+    dtypes: NumpyDtypes<'py>,
+    numpy: Bound<'py, PyModule>,
+    memo: Vec<Option<Bound<'py, PyAny>>>,
+    in_progress: Vec<bool>,
+}
+
+impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
+    pub(crate) fn new(
+        py: Python<'py>,
+        reader: &'r Reader<S>,
+        policy: Bound<'py, PyAny>,
+        memory: ArrayMemory<'py>,
+    ) -> PyResult<Self> {
+        let count = reader.graph().len();
+        Ok(Loader {
+            py,
+            reader,
+            policy,
+            memory,
+            dtypes: NumpyDtypes::new(py),
+            numpy: py.import("numpy")?,
+            memo: vec![None; count],
+            in_progress: vec![false; count],
+        })
+    }
+
+    /// Checks the names against the policy, then builds the root value.
+    pub(crate) fn load(mut self) -> PyResult<Bound<'py, PyAny>> {
+        let graph = self.reader.graph();
+        self.policy.call_method1("check", (type_names(graph),))?;
+        let root = self.reader.root();
+        let mut steps = vec![Step::Visit {
+            id: root,
+            needed_now: true,
+        }];
+        let mut deferred = Vec::new();
+        while let Some(step) = steps.pop() {
+            match step {
+                Step::Visit { id, needed_now } => {
+                    if self.memo[id.index()].is_some() {
+                        continue;
+                    }
+                    if self.in_progress[id.index()] {
+                        if needed_now {
+                            return Err(invalid_graph(
+                                self.py,
+                                &format!("node {} is part of a cycle through immutable values", id.index()),
+                            ));
+                        }
+                        continue; // The fill that wants it is deferred until it exists.
+                    }
+                    self.in_progress[id.index()] = true;
+                    steps.push(Step::Create(id));
+                    let before = self.before_create(id);
+                    steps.extend(
+                        before
+                            .into_iter()
+                            .rev()
+                            .map(|id| Step::Visit { id, needed_now: true }),
+                    );
+                }
+                Step::Create(id) => {
+                    let object = self.create(id)?;
+                    self.memo[id.index()] = Some(object);
+                    self.in_progress[id.index()] = false;
+                    let after = self.after_create(id);
+                    if !after.is_empty() {
+                        steps.push(Step::Fill(id));
+                        steps.extend(after.into_iter().rev().map(|id| Step::Visit {
+                            id,
+                            needed_now: false,
+                        }));
+                    }
+                }
+                Step::Fill(id) => {
+                    if self
+                        .after_create(id)
+                        .iter()
+                        .all(|c| self.memo[c.index()].is_some())
+                    {
+                        self.fill(id)?;
+                    } else {
+                        deferred.push(id);
+                    }
+                }
+            }
+        }
+        for id in deferred {
+            self.fill(id)?;
+        }
+        Ok(self.built(root))
+    }
+
+    fn graph(&self) -> &'r Graph {
+        self.reader.graph()
+    }
+
+    fn built(&self, id: NodeId) -> Bound<'py, PyAny> {
+        // Every child is built before its parent uses it; a miss would be a bug in the walk.
+        self.memo[id.index()]
+            .clone()
+            .unwrap_or_else(|| self.py.None().into_bound(self.py))
+    }
+
+    fn built_checked(&self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        self.memo[id.index()].clone().ok_or_else(|| {
+            invalid_graph(
+                self.py,
+                &format!("node {} is needed before it exists", id.index()),
+            )
+        })
+    }
+
+    /// Objects rebuilt from their parts in one go (no separate state step).
+    fn is_built_from_parts(&self, type_name: &str, args: Option<NodeId>, state: Option<NodeId>) -> bool {
+        matches!(type_name, NUMPY_DTYPE | BYTEARRAY | REDUCE_STATE)
+            || self.is_numpy_scalar(type_name, args, state)
+    }
+
+    fn is_numpy_scalar(&self, type_name: &str, args: Option<NodeId>, state: Option<NodeId>) -> bool {
+        type_name.starts_with("numpy.")
+            && args.is_none()
+            && state.is_some_and(|s| matches!(self.graph().node(s), Node::Array(_)))
+    }
+
+    fn before_create(&self, id: NodeId) -> Vec<NodeId> {
+        match self.graph().node(id) {
+            Node::Tuple(items) | Node::FrozenSet(items) => items.to_vec(),
+            Node::Object {
+                type_name,
+                args,
+                state,
+            } if self.is_built_from_parts(type_name, args, state) => args.into_iter().chain(state).collect(),
+            Node::Object { args, .. } => args.into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn after_create(&self, id: NodeId) -> Vec<NodeId> {
+        match self.graph().node(id) {
+            Node::List(items) | Node::Set(items) => items.to_vec(),
+            Node::ObjectArray { items, .. } => items.to_vec(),
+            Node::Map(entries) => entries.as_flattened().to_vec(),
+            Node::Object {
+                type_name,
+                args,
+                state,
+            } if !self.is_built_from_parts(type_name, args, state) => state.into_iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn create(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        Ok(match self.graph().node(id) {
+            Node::None => py.None().into_bound(py),
+            Node::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+            Node::Int(i) => i.into_pyobject(py)?.into_any(),
+            Node::BigInt(bytes) => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("signed", true)?;
+                py.get_type::<pyo3::types::PyInt>().call_method(
+                    "from_bytes",
+                    (PyBytes::new(py, bytes), "little"),
+                    Some(&kwargs),
+                )?
+            }
+            Node::Float(f) => f.into_pyobject(py)?.into_any(),
+            Node::Complex(re, im) => PyComplex::from_doubles(py, re, im).into_any(),
+            Node::Str(s) => PyString::new(py, s).into_any(),
+            Node::Bytes(b) => PyBytes::new(py, b).into_any(),
+            Node::List(_) => PyList::empty(py).into_any(),
+            Node::Set(_) => PySet::empty(py)?.into_any(),
+            Node::Map(_) => PyDict::new(py).into_any(),
+            Node::Tuple(items) => PyTuple::new(py, items.iter().map(|&c| self.built(c)))?.into_any(),
+            Node::FrozenSet(items) => {
+                let built: Vec<_> = items.iter().map(|&c| self.built(c)).collect();
+                let set = PyFrozenSet::new(py, &built).map_err(|e| self.unbuildable(id, e))?;
+                if set.len() != items.len() {
+                    return Err(invalid_graph(
+                        py,
+                        &format!("frozenset node {} has equal items", id.index()),
+                    ));
+                }
+                set.into_any()
+            }
+            Node::Array(array) => self.array(array)?,
+            Node::ObjectArray { order, shape, .. } => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("dtype", "object")?;
+                kwargs.set_item("order", order_name(order))?;
+                self.numpy
+                    .getattr("empty")?
+                    .call((PyTuple::new(py, shape)?,), Some(&kwargs))?
+            }
+            Node::Object {
+                type_name,
+                args,
+                state,
+            } => self.create_object(id, type_name, args, state)?,
+            Node::Global(name) => self.policy.call_method1("resolve", (name,))?,
+        })
+    }
+
+    fn create_object(
+        &mut self,
+        id: NodeId,
+        type_name: &str,
+        args: Option<NodeId>,
+        state: Option<NodeId>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let bad = |what: &str| invalid_graph(py, &format!("{type_name} node {}: {what}", id.index()));
+        let is_scalar = self.is_numpy_scalar(type_name, args, state);
+        let args = match args.map(|a| self.built(a)) {
+            Some(a) => Some(
+                a.cast_into::<PyTuple>()
+                    .map_err(|_| bad("args are not a tuple"))?,
+            ),
+            None => None,
+        };
+        match type_name {
+            NUMPY_DTYPE => match (args, state) {
+                (Some(args), None) if args.len() == 1 && args.get_item(0)?.eq("object")? => {
+                    self.numpy.getattr("dtype")?.call1(("O",))
+                }
+                (None, Some(state)) if matches!(self.graph().node(state), Node::Array(_)) => {
+                    self.built(state).getattr("dtype")
+                }
+                _ => Err(bad("expected an empty array or ('object',)")),
+            },
+            BYTEARRAY => {
+                let bytes = args
+                    .filter(|a| a.len() == 1)
+                    .and_then(|a| a.get_item(0).ok())
+                    .and_then(|b| b.cast_into::<PyBytes>().ok())
+                    .ok_or_else(|| bad("expected (bytes,)"))?;
+                Ok(PyByteArray::new(py, bytes.as_bytes()).into_any())
+            }
+            REDUCE_STATE => {
+                let parts = state
+                    .map(|s| self.built(s))
+                    .and_then(|s| s.cast_into::<PyTuple>().ok())
+                    .filter(|t| t.len() == 3)
+                    .ok_or_else(|| bad("expected a (state, list items, dict items) tuple"))?;
+                Ok(parts.into_any())
+            }
+            _ if is_scalar => {
+                let array = self.built(state.unwrap_or(id));
+                let ndim: usize = array.getattr("ndim")?.extract()?;
+                if ndim != 0 {
+                    return Err(bad("a numpy scalar needs a 0-d array"));
+                }
+                let scalar = array.get_item(PyTuple::empty(py))?;
+                let actual: String = py
+                    .import("amberfile._names")?
+                    .getattr("qualified_name")?
+                    .call1((scalar.get_type(),))?
+                    .extract()?;
+                if actual != type_name {
+                    return Err(bad(&format!("the array holds a {actual}")));
+                }
+                Ok(scalar)
+            }
+            _ => {
+                let cls = self.policy.call_method1("resolve", (type_name,))?;
+                self.policy.call_method1("new_instance", (cls, args))
+            }
+        }
+    }
+
+    fn fill(&mut self, id: NodeId) -> PyResult<()> {
+        let py = self.py;
+        let object = self.built_checked(id)?;
+        match self.graph().node(id) {
+            Node::List(items) => {
+                let list = object.cast::<PyList>()?;
+                for &item in items {
+                    list.append(self.built_checked(item)?)?;
+                }
+            }
+            Node::Set(items) => {
+                let set = object.cast::<PySet>()?;
+                for &item in items {
+                    set.add(self.built_checked(item)?)
+                        .map_err(|e| self.unbuildable(id, e))?;
+                }
+                if set.len() != items.len() {
+                    return Err(invalid_graph(
+                        py,
+                        &format!("set node {} has equal items", id.index()),
+                    ));
+                }
+            }
+            Node::Map(entries) => {
+                let dict = object.cast::<PyDict>()?;
+                for &[key, value] in entries {
+                    dict.set_item(self.built_checked(key)?, self.built_checked(value)?)
+                        .map_err(|e| self.unbuildable(id, e))?;
+                }
+                if dict.len() != entries.len() {
+                    return Err(invalid_graph(
+                        py,
+                        &format!("map node {} has equal keys", id.index()),
+                    ));
+                }
+            }
+            Node::ObjectArray { order, items, .. } => {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("order", order_name(order))?;
+                let flat = object.call_method("reshape", (-1,), Some(&kwargs))?;
+                for (i, &item) in items.iter().enumerate() {
+                    flat.set_item(i, self.built_checked(item)?)?;
+                }
+            }
+            Node::Object {
+                state: Some(state), ..
+            } => {
+                let with_items = matches!(
+                    self.graph().node(state),
+                    Node::Object {
+                        type_name: REDUCE_STATE,
+                        ..
+                    }
+                );
+                self.policy
+                    .call_method1("set_state", (object, self.built_checked(state)?, with_items))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn unbuildable(&self, id: NodeId, cause: PyErr) -> PyErr {
+        let err = invalid_graph(self.py, &format!("node {} cannot be built: {cause}", id.index()));
+        err.set_cause(self.py, Some(cause));
+        err
+    }
+
+    /// One array of the file as numpy: a view or a copy, as the loader's memory mode says.
+    fn array(&mut self, array: amberfile::ArrayId) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let reader = self.reader;
+        let fail = |e: amberfile::Error| format_error(py, &e);
+        let info = reader.array_info(array).map_err(fail)?;
+        let dtype = self.dtypes.get(info.dtype())?;
+        let shape = PyTuple::new(py, info.shape())?;
+        let order = order_name(info.order());
+        let count = info.len();
+        let (buffer, offset, writable) = match &self.memory {
+            ArrayMemory::Mapped {
+                buffer,
+                require_zero_copy,
+            } if info.is_raw() || *require_zero_copy => {
+                let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
+                check_bools(info.dtype(), bytes).map_err(fail)?;
+                (buffer.clone().into_any(), offset_in(reader.bytes(), bytes), false)
+            }
+            ArrayMemory::CopyOnWrite { buffer } if info.is_raw() => {
+                let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
+                check_bools(info.dtype(), bytes).map_err(fail)?;
+                (buffer.clone().into_any(), offset_in(reader.bytes(), bytes), true)
+            }
+            memory => {
+                let writable = !matches!(memory, ArrayMemory::Mapped { .. });
+                let bytes = reader.read_bytes(array).map_err(fail)?;
+                check_bools(info.dtype(), &bytes).map_err(fail)?;
+                let owned = Bound::new(py, FileBuffer::owned(bytes.into_owned()))?;
+                (owned.into_any(), 0, writable)
+            }
+        };
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("dtype", &dtype)?;
+        kwargs.set_item("count", count)?;
+        kwargs.set_item("offset", offset)?;
+        let flat = if count == 0 {
+            self.numpy.getattr("empty")?.call((0, &dtype), None)?
+        } else {
+            self.numpy.getattr("frombuffer")?.call((buffer,), Some(&kwargs))?
+        };
+        let reshape_kwargs = PyDict::new(py);
+        reshape_kwargs.set_item("order", order)?;
+        let shaped = flat.call_method("reshape", (shape,), Some(&reshape_kwargs))?;
+        if !writable {
+            let flags = PyDict::new(py);
+            flags.set_item("write", false)?;
+            shaped.call_method("setflags", (), Some(&flags))?;
+        }
+        Ok(shaped)
+    }
+}
+
+fn order_name(order: Order) -> &'static str {
+    match order {
+        Order::C => "C",
+        Order::F => "F",
+    }
+}
+
+fn offset_in(file: &[u8], part: &[u8]) -> usize {
+    (part.as_ptr() as usize).saturating_sub(file.as_ptr() as usize)
+}
+
+/// numpy assumes bool bytes are 0 or 1; a file may hold anything.
+fn check_bools(dtype: &DType, bytes: &[u8]) -> amberfile::Result<()> {
+    if *dtype == DType::Bool && bytes.iter().any(|&b| b > 1) {
+        return Err(amberfile::Error::InvalidArray {
+            offset: 0,
+            detail: "a bool element is neither 0 nor 1".into(),
+        });
+    }
+    Ok(())
+}

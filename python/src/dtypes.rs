@@ -1,0 +1,182 @@
+//! numpy dtypes to Amber dtypes and back.
+//!
+//! Both directions go through numpy's Python-level dtype API (`kind`, `itemsize`, `fields`,
+//! `np.datetime_data`, `np.dtype(...)`), once per distinct dtype, so no numpy C structures are
+//! read by hand. Nothing here ever produces an object dtype: arrays rebuilt from file bytes can
+//! only hold plain data.
+
+use std::collections::HashMap;
+
+use amberfile::{DType, Field, TimeUnit};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+/// Deepest record nesting accepted when converting a numpy dtype (the format's default limit).
+const MAX_RECORD_DEPTH: u32 = 32;
+
+/// The extended float types numpy itself lacks, provided by the `ml_dtypes` package.
+const ML_DTYPES: [(&str, DType); 3] = [
+    ("bfloat16", DType::BFloat16),
+    ("float8_e4m3fn", DType::Float8E4M3FN),
+    ("float8_e5m2", DType::Float8E5M2),
+];
+
+/// The Amber dtype of a numpy dtype. Byte order is ignored here: callers convert big-endian
+/// data to little-endian first (see [`little_endian`]).
+pub(crate) fn to_amber(descr: &Bound<'_, PyAny>) -> PyResult<DType> {
+    to_amber_at_depth(descr, 0)
+}
+
+fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
+    let py = descr.py();
+    let fields = descr.getattr("fields")?;
+    let itemsize: u64 = descr.getattr("itemsize")?.extract()?;
+    if !fields.is_none() {
+        if depth >= MAX_RECORD_DEPTH {
+            return Err(PyValueError::new_err("record dtype nested too deeply"));
+        }
+        let names = descr.getattr("names")?.cast_into::<PyTuple>()?;
+        let mut out = Vec::with_capacity(names.len());
+        for name in names.iter() {
+            let entry = fields.get_item(&name)?;
+            let field_dtype = entry.get_item(0)?;
+            let offset: u32 = entry.get_item(1)?.extract()?;
+            let subdtype = field_dtype.getattr("subdtype")?;
+            let (base, shape) = if subdtype.is_none() {
+                (field_dtype, Vec::new())
+            } else {
+                let shape: Vec<u64> = subdtype.get_item(1)?.extract()?;
+                (subdtype.get_item(0)?, shape)
+            };
+            out.push(Field {
+                name: name.extract()?,
+                offset,
+                dtype: to_amber_at_depth(&base, depth + 1)?,
+                shape,
+            });
+        }
+        let itemsize =
+            u32::try_from(itemsize).map_err(|_| PyValueError::new_err("record itemsize too large"))?;
+        return Ok(DType::record(itemsize, out));
+    }
+    let kind: String = descr.getattr("kind")?.extract()?;
+    let name: String = descr.getattr("name")?.extract()?;
+    let unsupported = || PyTypeError::new_err(format!("numpy dtype {name} has no Amber equivalent"));
+    let dtype = match (kind.as_str(), itemsize) {
+        ("b", 1) => DType::Bool,
+        ("i", 1) => DType::Int8,
+        ("i", 2) => DType::Int16,
+        ("i", 4) => DType::Int32,
+        ("i", 8) => DType::Int64,
+        ("u", 1) => DType::UInt8,
+        ("u", 2) => DType::UInt16,
+        ("u", 4) => DType::UInt32,
+        ("u", 8) => DType::UInt64,
+        ("f", 2) => DType::Float16,
+        ("f", 4) => DType::Float32,
+        ("f", 8) => DType::Float64,
+        ("c", 8) => DType::Complex64,
+        ("c", 16) => DType::Complex128,
+        ("S", n) => DType::Bytes(u32::try_from(n).map_err(|_| unsupported())?),
+        ("U", n) => DType::Unicode(u32::try_from(n / 4).map_err(|_| unsupported())?),
+        ("M" | "m", _) => {
+            let data = py.import("numpy")?.getattr("datetime_data")?.call1((descr,))?;
+            let unit_name: String = data.get_item(0)?.extract()?;
+            let count: u32 = data.get_item(1)?.extract()?;
+            let unit = TimeUnit::parse(&unit_name).ok_or_else(unsupported)?;
+            if kind == "M" {
+                DType::Datetime64 { unit, count }
+            } else {
+                DType::Timedelta64 { unit, count }
+            }
+        }
+        ("V", n) => match ML_DTYPES.iter().find(|(ml_name, _)| *ml_name == name) {
+            Some((_, dtype)) => dtype.clone(),
+            None => DType::Void(u32::try_from(n).map_err(|_| unsupported())?),
+        },
+        _ => return Err(unsupported()),
+    };
+    Ok(dtype)
+}
+
+/// `descr` with every field little-endian, or `None` if it already is.
+pub(crate) fn little_endian<'py>(descr: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let little = descr.call_method1("newbyteorder", ("<",))?;
+    Ok(if little.eq(descr)? { None } else { Some(little) })
+}
+
+/// Builds numpy dtypes for Amber dtypes, each distinct dtype once.
+pub(crate) struct NumpyDtypes<'py> {
+    py: Python<'py>,
+    cache: HashMap<DType, Bound<'py, PyAny>>,
+}
+
+impl<'py> NumpyDtypes<'py> {
+    pub(crate) fn new(py: Python<'py>) -> Self {
+        NumpyDtypes {
+            py,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The numpy dtype for `dtype`. Record nesting is bounded by the reader's dtype depth limit,
+    /// so the recursion here is too.
+    pub(crate) fn get(&mut self, dtype: &DType) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(found) = self.cache.get(dtype) {
+            return Ok(found.clone());
+        }
+        let np_dtype = self.py.import("numpy")?.getattr("dtype")?;
+        let built = match dtype {
+            DType::Bytes(n) => np_dtype.call1((format!("S{n}"),))?,
+            DType::Unicode(n) => np_dtype.call1((format!("<U{n}"),))?,
+            DType::Void(n) => np_dtype.call1((format!("V{n}"),))?,
+            DType::Datetime64 { unit, count } => np_dtype.call1((time_descr("M8", *unit, *count),))?,
+            DType::Timedelta64 { unit, count } => np_dtype.call1((time_descr("m8", *unit, *count),))?,
+            DType::Record(record) => {
+                let names = PyList::empty(self.py);
+                let formats = PyList::empty(self.py);
+                let offsets = PyList::empty(self.py);
+                for field in &record.fields {
+                    names.append(&field.name)?;
+                    let inner = self.get(&field.dtype)?;
+                    if field.shape.is_empty() {
+                        formats.append(inner)?;
+                    } else {
+                        formats.append((inner, PyTuple::new(self.py, &field.shape)?))?;
+                    }
+                    offsets.append(field.offset)?;
+                }
+                let spec = PyDict::new(self.py);
+                spec.set_item("names", names)?;
+                spec.set_item("formats", formats)?;
+                spec.set_item("offsets", offsets)?;
+                spec.set_item("itemsize", record.itemsize)?;
+                np_dtype.call1((spec,))?
+            }
+            scalar => {
+                let name = scalar
+                    .scalar_name()
+                    .ok_or_else(|| PyTypeError::new_err(format!("dtype {scalar} has no numpy equivalent")))?;
+                if ML_DTYPES.iter().any(|(ml_name, _)| *ml_name == name) {
+                    let ml = self.py.import("ml_dtypes").map_err(|_| {
+                        PyTypeError::new_err(format!("reading {name} arrays needs the ml_dtypes package"))
+                    })?;
+                    np_dtype.call1((ml.getattr(name)?,))?
+                } else {
+                    np_dtype.call1((name,))?
+                }
+            }
+        };
+        self.cache.insert(dtype.clone(), built.clone());
+        Ok(built)
+    }
+}
+
+fn time_descr(prefix: &str, unit: TimeUnit, count: u32) -> String {
+    match (unit, count) {
+        (TimeUnit::Generic, _) => format!("<{prefix}"),
+        (_, 1) => format!("<{prefix}[{}]", unit.as_str()),
+        _ => format!("<{prefix}[{count}{}]", unit.as_str()),
+    }
+}

@@ -1,0 +1,424 @@
+//! Python objects to an Amber graph: the walk behind `dump` and `dumps`.
+//!
+//! The walk uses an explicit work list, so deep structures cannot overflow the stack. Every
+//! object gets its node the first time it is met (memo by `id()`, as pickle does), so shared
+//! references and cycles come out as reused node ids. Arrays are written to the `Writer` as they
+//! are met, straight from numpy's memory.
+//!
+//! The mapping of Python values to nodes is documented in `python/README.md`.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use amberfile::{ArraySpec, Compression, Graph, Node, NodeId, Order, Writer};
+use numpy::{PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyComplex, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString,
+    PyTuple, PyType,
+};
+
+use crate::buffer::array_bytes;
+use crate::dtypes::{little_endian, to_amber};
+use crate::errors::format_error;
+
+/// Names of the typed objects the package itself defines (see the README's mapping table).
+pub(crate) const BYTEARRAY: &str = "builtins.bytearray";
+pub(crate) const NUMPY_DTYPE: &str = "numpy.dtype";
+/// State of an object whose reduce value has list or dict items: `(state, listitems, dictitems)`.
+pub(crate) const REDUCE_STATE: &str = "amberfile.ReduceState";
+
+/// Longest big int the default reader limits accept (`Limits::max_bigint_bytes`).
+const MAX_BIGINT_BYTES: usize = 1024;
+
+/// Python-side helpers the walk needs, looked up once.
+struct Helpers<'py> {
+    ndarray: Bound<'py, PyAny>,
+    generic: Bound<'py, PyAny>,
+    np_dtype: Bound<'py, PyAny>,
+    ascontiguousarray: Bound<'py, PyAny>,
+    asarray: Bound<'py, PyAny>,
+    newobj: Bound<'py, PyAny>,
+    newobj_ex: Bound<'py, PyAny>,
+    qualified_name: Bound<'py, PyAny>,
+    is_global: Bound<'py, PyAny>,
+}
+
+impl<'py> Helpers<'py> {
+    fn new(py: Python<'py>) -> PyResult<Self> {
+        let np = py.import("numpy")?;
+        let copyreg = py.import("copyreg")?;
+        let names = py.import("amberfile._names")?;
+        Ok(Helpers {
+            ndarray: np.getattr("ndarray")?,
+            generic: np.getattr("generic")?,
+            np_dtype: np.getattr("dtype")?,
+            ascontiguousarray: np.getattr("ascontiguousarray")?,
+            asarray: np.getattr("asarray")?,
+            newobj: copyreg.getattr("__newobj__")?,
+            newobj_ex: copyreg.getattr("__newobj_ex__")?,
+            qualified_name: names.getattr("qualified_name")?,
+            is_global: names.getattr("is_global")?,
+        })
+    }
+}
+
+/// Builds the graph of one object, writing its arrays as it goes.
+pub(crate) struct Encoder<'py, 'w, W: Write> {
+    py: Python<'py>,
+    writer: &'w mut Writer<W>,
+    compression: Compression,
+    graph: Graph,
+    memo: HashMap<usize, NodeId>,
+    /// Every memoized object, so no id() is reused while the walk runs.
+    keep_alive: Vec<Bound<'py, PyAny>>,
+    pending: Vec<(Bound<'py, PyAny>, NodeId)>,
+    helpers: Helpers<'py>,
+}
+
+impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
+    pub(crate) fn new(
+        py: Python<'py>,
+        writer: &'w mut Writer<W>,
+        compression: Compression,
+    ) -> PyResult<Self> {
+        Ok(Encoder {
+            py,
+            writer,
+            compression,
+            graph: Graph::new(),
+            memo: HashMap::new(),
+            keep_alive: Vec::new(),
+            pending: Vec::new(),
+            helpers: Helpers::new(py)?,
+        })
+    }
+
+    /// Encodes `root` and everything it reaches; returns the finished graph.
+    pub(crate) fn encode(mut self, root: &Bound<'py, PyAny>) -> PyResult<Graph> {
+        let root_id = self.node_for(root);
+        while let Some((obj, id)) = self.pending.pop() {
+            self.encode_object(&obj, id)?;
+        }
+        self.graph.set_root(root_id);
+        Ok(self.graph)
+    }
+
+    /// The node of `obj`: the memoized one, or a new placeholder queued for encoding.
+    fn node_for(&mut self, obj: &Bound<'py, PyAny>) -> NodeId {
+        let key = obj.as_ptr() as usize;
+        if let Some(&id) = self.memo.get(&key) {
+            return id;
+        }
+        let id = self.graph.reserve();
+        self.memo.insert(key, id);
+        self.keep_alive.push(obj.clone());
+        self.pending.push((obj.clone(), id));
+        id
+    }
+
+    fn nodes_for(&mut self, items: impl IntoIterator<Item = Bound<'py, PyAny>>) -> Vec<NodeId> {
+        items.into_iter().map(|item| self.node_for(&item)).collect()
+    }
+
+    fn encode_object(&mut self, obj: &Bound<'py, PyAny>, id: NodeId) -> PyResult<()> {
+        if obj.is_none() {
+            return Ok(()); // The placeholder already is a None node.
+        }
+        if let Ok(b) = obj.cast_exact::<PyBool>() {
+            self.graph.set(id, Node::Bool(b.is_true()));
+        } else if obj.is_exact_instance_of::<PyInt>() {
+            match obj.extract::<i64>() {
+                Ok(small) => self.graph.set(id, Node::Int(small)),
+                Err(_) => {
+                    let bytes = big_int_bytes(obj)?;
+                    self.graph.set(id, Node::BigInt(&bytes));
+                }
+            }
+        } else if obj.is_exact_instance_of::<PyFloat>() {
+            self.graph.set(id, Node::Float(obj.extract()?));
+        } else if let Ok(c) = obj.cast_exact::<PyComplex>() {
+            self.graph.set(id, Node::Complex(c.real(), c.imag()));
+        } else if let Ok(s) = obj.cast_exact::<PyString>() {
+            self.graph.set(id, Node::Str(s.to_str()?));
+        } else if let Ok(b) = obj.cast_exact::<PyBytes>() {
+            self.graph.set(id, Node::Bytes(b.as_bytes()));
+        } else if let Ok(b) = obj.cast_exact::<PyByteArray>() {
+            let bytes = self.graph.add(Node::Bytes(&b.to_vec()));
+            let args = self.graph.add(Node::Tuple(&[bytes]));
+            self.graph.set(
+                id,
+                Node::Object {
+                    type_name: BYTEARRAY,
+                    args: Some(args),
+                    state: None,
+                },
+            );
+        } else if let Ok(list) = obj.cast_exact::<PyList>() {
+            let items = self.nodes_for(list.iter());
+            self.graph.set(id, Node::List(&items));
+        } else if let Ok(tuple) = obj.cast_exact::<PyTuple>() {
+            let items = self.nodes_for(tuple.iter());
+            self.graph.set(id, Node::Tuple(&items));
+        } else if let Ok(dict) = obj.cast_exact::<PyDict>() {
+            let entries: Vec<[NodeId; 2]> = dict
+                .iter()
+                .map(|(k, v)| [self.node_for(&k), self.node_for(&v)])
+                .collect();
+            self.graph.set(id, Node::Map(&entries));
+        } else if let Ok(set) = obj.cast_exact::<PySet>() {
+            let items = deterministic_order(set.iter().collect())?;
+            let items = self.nodes_for(items);
+            self.graph.set(id, Node::Set(&items));
+        } else if let Ok(set) = obj.cast_exact::<PyFrozenSet>() {
+            let items = deterministic_order(set.iter().collect())?;
+            let items = self.nodes_for(items);
+            self.graph.set(id, Node::FrozenSet(&items));
+        } else if obj.is_instance(&self.helpers.ndarray)? {
+            self.encode_array(obj, id)?;
+        } else if obj.is_instance(&self.helpers.generic)? {
+            // A numpy scalar: its type by name, its value as a 0-d array.
+            // Named after the type numpy gives back for the array's dtype (np.longlong and
+            // np.int64 share one dtype), so the loader can check the two agree.
+            let array = self.helpers.asarray.call1((obj,))?;
+            let canonical = array.get_item(PyTuple::empty(self.py))?;
+            let type_name = self.qualified_name(&canonical.get_type().into_any())?;
+            let state = self.node_for(&array);
+            self.set_object(id, &type_name, None, Some(state));
+        } else if obj.is_instance(&self.helpers.np_dtype)? {
+            self.encode_dtype(obj, id)?;
+        } else if self.helpers.is_global.call1((obj,))?.is_truthy()? {
+            let name = self.qualified_name(obj)?;
+            self.graph.set(id, Node::Global(&name));
+        } else {
+            self.encode_reduced(obj, id)?;
+        }
+        Ok(())
+    }
+
+    fn qualified_name(&self, obj: &Bound<'py, PyAny>) -> PyResult<String> {
+        self.helpers.qualified_name.call1((obj,))?.extract()
+    }
+
+    fn set_object(&mut self, id: NodeId, type_name: &str, args: Option<NodeId>, state: Option<NodeId>) {
+        self.graph.set(
+            id,
+            Node::Object {
+                type_name,
+                args,
+                state,
+            },
+        );
+    }
+
+    /// np.dtype objects: an empty array of that dtype carries it (the format's dtype table
+    /// describes every dtype exactly). The object dtype, which no array in the table may have,
+    /// is spelled as the string "object".
+    fn encode_dtype(&mut self, obj: &Bound<'py, PyAny>, id: NodeId) -> PyResult<()> {
+        let kind: String = obj.getattr("kind")?.extract()?;
+        if kind == "O" {
+            let name = self.graph.add(Node::Str("object"));
+            let args = self.graph.add(Node::Tuple(&[name]));
+            self.set_object(id, NUMPY_DTYPE, Some(args), None);
+            return Ok(());
+        }
+        let np = self.py.import("numpy")?;
+        let empty = np.getattr("empty")?.call1((0, obj))?;
+        let state = self.node_for(&empty);
+        self.set_object(id, NUMPY_DTYPE, None, Some(state));
+        Ok(())
+    }
+
+    fn encode_array(&mut self, obj: &Bound<'py, PyAny>, id: NodeId) -> PyResult<()> {
+        let array = obj.cast::<PyUntypedArray>()?;
+        let descr = obj.getattr("dtype")?;
+        let kind: String = descr.getattr("kind")?.extract()?;
+        let shape: Vec<u64> = array.shape().iter().map(|&d| d as u64).collect();
+        if kind == "O" {
+            let flat = obj.call_method1("reshape", (-1,))?;
+            let items: Vec<Bound<'py, PyAny>> = flat.try_iter()?.collect::<PyResult<_>>()?;
+            let items = self.nodes_for(items);
+            self.graph.set(
+                id,
+                Node::ObjectArray {
+                    order: Order::C,
+                    shape: &shape,
+                    items: &items,
+                },
+            );
+            return Ok(());
+        }
+        // Big-endian data is converted once; so is any layout that is neither C nor F.
+        let mut data = obj.clone();
+        if let Some(little) = little_endian(&descr)? {
+            data = data.call_method1("astype", (little,))?;
+        }
+        let as_array = data.cast::<PyUntypedArray>()?;
+        if !(as_array.is_c_contiguous() || as_array.is_fortran_contiguous()) {
+            data = self.helpers.ascontiguousarray.call1((&data,))?;
+        }
+        let as_array = data.cast::<PyUntypedArray>()?;
+        let order = if as_array.is_c_contiguous() {
+            Order::C
+        } else {
+            Order::F
+        };
+        let spec = ArraySpec {
+            dtype: to_amber(&data.getattr("dtype")?)?,
+            shape,
+            order,
+        };
+        let bytes = array_bytes(as_array)?;
+        let array_id = self
+            .writer
+            .write_array_with(&spec, bytes, self.compression)
+            .map_err(|e| format_error(self.py, &e))?;
+        self.graph.set(id, Node::Array(array_id));
+        Ok(())
+    }
+
+    /// Any other object, through `__reduce_ex__(4)`.
+    fn encode_reduced(&mut self, obj: &Bound<'py, PyAny>, id: NodeId) -> PyResult<()> {
+        let reduced = obj.call_method1("__reduce_ex__", (4,))?;
+        if let Ok(name) = reduced.cast::<PyString>() {
+            // A module-level singleton, named relative to the object's module.
+            let module: String = obj.getattr("__module__")?.extract()?;
+            let name = format!("{module}.{}", name.to_str()?);
+            self.graph.set(id, Node::Global(&name));
+            return Ok(());
+        }
+        let parts = reduced
+            .cast::<PyTuple>()
+            .map_err(|_| PyTypeError::new_err("__reduce_ex__ must return a string or a tuple"))?;
+        let part = |i: usize| -> PyResult<Option<Bound<'py, PyAny>>> {
+            Ok(match parts.get_item(i) {
+                Ok(item) if !item.is_none() => Some(item),
+                _ => None,
+            })
+        };
+        let (Some(callable), Some(args)) = (part(0)?, part(1)?) else {
+            return Err(PyTypeError::new_err(
+                "__reduce_ex__ returned fewer than two items",
+            ));
+        };
+        if part(5)?.is_some() {
+            return Err(PyTypeError::new_err(format!(
+                "cannot dump {}: reduce values with a state setter are not supported",
+                obj.get_type().name()?
+            )));
+        }
+        let args = args.cast_into::<PyTuple>()?;
+        let (type_name, ctor_args) = if callable.is(&self.helpers.newobj) {
+            // cls.__new__(cls, *args): the class is the first argument.
+            let cls = args.get_item(0)?;
+            let rest = args.get_slice(1, args.len());
+            (self.qualified_name(&cls)?, (!rest.is_empty()).then_some(rest))
+        } else if callable.is(&self.helpers.newobj_ex) {
+            let cls = args.get_item(0)?;
+            let kwargs = args.get_item(2)?;
+            if kwargs.is_truthy()? {
+                return Err(PyTypeError::new_err(
+                    "keyword arguments to __new__ are not supported",
+                ));
+            }
+            let rest = args.get_item(1)?.cast_into::<PyTuple>()?;
+            (self.qualified_name(&cls)?, (!rest.is_empty()).then_some(rest))
+        } else if callable.is_instance_of::<PyType>() {
+            // The class itself is called: cls(*args).
+            (self.qualified_name(&callable)?, Some(args))
+        } else {
+            // A factory function (numpy's random generators use these): the object is recorded
+            // by its type and state only, and rebuilt by the type's policy.
+            (self.qualified_name(&obj.get_type().into_any())?, None)
+        };
+        let args_id = ctor_args.map(|tuple| self.node_for(tuple.as_any()));
+        let state = part(2)?;
+        let list_items = part(3)?
+            .map(|it| it.try_iter()?.collect::<PyResult<Vec<_>>>())
+            .transpose()?;
+        let dict_items = part(4)?
+            .map(|it| it.try_iter()?.collect::<PyResult<Vec<_>>>())
+            .transpose()?;
+        let state_id = if list_items.is_some() || dict_items.is_some() {
+            let inner = state.map(|s| self.node_for(&s));
+            let inner = inner.unwrap_or_else(|| self.graph.add(Node::None));
+            let items = self.nodes_for(list_items.unwrap_or_default());
+            let list = self.graph.add(Node::List(&items));
+            let mut entries = Vec::new();
+            for pair in dict_items.unwrap_or_default() {
+                let pair = pair.cast_into::<PyTuple>()?;
+                entries.push([
+                    self.node_for(&pair.get_item(0)?),
+                    self.node_for(&pair.get_item(1)?),
+                ]);
+            }
+            let map = self.graph.add(Node::Map(&entries));
+            let tuple = self.graph.add(Node::Tuple(&[inner, list, map]));
+            Some(self.graph.add(Node::Object {
+                type_name: REDUCE_STATE,
+                args: None,
+                state: Some(tuple),
+            }))
+        } else {
+            state.map(|s| self.node_for(&s))
+        };
+        self.set_object(id, &type_name, args_id, state_id);
+        Ok(())
+    }
+}
+
+/// Minimal two's-complement little-endian bytes of an int outside i64.
+fn big_int_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let negative = value.lt(0)?;
+    let magnitude = if negative {
+        value.call_method0("__invert__")?
+    } else {
+        value.clone()
+    };
+    let bits: usize = magnitude.call_method0("bit_length")?.extract()?;
+    let len = bits / 8 + 1;
+    if len > MAX_BIGINT_BYTES {
+        return Err(PyValueError::new_err(format!(
+            "int of {bits} bits is larger than the format's {MAX_BIGINT_BYTES}-byte limit"
+        )));
+    }
+    let kwargs = PyDict::new(value.py());
+    kwargs.set_item("signed", true)?;
+    let bytes = value.call_method("to_bytes", (len, "little"), Some(&kwargs))?;
+    Ok(bytes.cast_into::<PyBytes>()?.as_bytes().to_vec())
+}
+
+/// Set items in an order that does not depend on hash randomization: sorted by type name and
+/// `repr` when every item is a plain value (whose repr is deterministic), else as iterated.
+fn deterministic_order(items: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<Bound<'_, PyAny>>> {
+    if !items.iter().all(is_plain_value) {
+        return Ok(items);
+    }
+    let mut keyed = items
+        .into_iter()
+        .map(|item| {
+            let type_name = item.get_type().name()?.to_string();
+            let repr = item.repr()?.to_string();
+            Ok(((type_name, repr), item))
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(keyed.into_iter().map(|(_, item)| item).collect())
+}
+
+fn is_plain_value(item: &Bound<'_, PyAny>) -> bool {
+    item.is_none()
+        || item.is_exact_instance_of::<PyBool>()
+        || item.is_exact_instance_of::<PyInt>()
+        || item.is_exact_instance_of::<PyFloat>()
+        || item.is_exact_instance_of::<PyComplex>()
+        || item.is_exact_instance_of::<PyString>()
+        || item.is_exact_instance_of::<PyBytes>()
+        || item
+            .cast_exact::<PyTuple>()
+            .is_ok_and(|t| t.iter().all(|i| is_plain_value(&i)))
+        || item
+            .cast_exact::<PyFrozenSet>()
+            .is_ok_and(|s| s.iter().all(|i| is_plain_value(&i)))
+}

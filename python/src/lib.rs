@@ -1,0 +1,159 @@
+//! `amberfile._native`: the Rust core of the `amberfile` Python package.
+//!
+//! Python calls in through the functions below; everything else (argument normalisation, the
+//! trust policy, exception classes) lives in the Python package `python/python/amberfile/`.
+//! - [`encode`]: Python objects to a graph, arrays written straight from numpy memory;
+//! - [`decode`]: a validated file to Python objects, under the policy's control;
+//! - [`dtypes`]: numpy dtypes to Amber dtypes and back;
+//! - [`buffer`]: memory shared with numpy (mappings, owned copies): the only unsafe code;
+//! - [`errors`]: crate errors as Python exceptions.
+
+mod buffer;
+mod decode;
+mod dtypes;
+mod encode;
+mod errors;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+
+use amberfile::{Compression, ReadOptions, Reader, WriteOptions, Writer};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use buffer::{map_read_only, FileBuffer};
+use decode::{type_names, ArrayMemory, Loader};
+use encode::Encoder;
+use errors::format_error;
+
+fn write_options(compress: i32, alignment: u32) -> PyResult<WriteOptions> {
+    let compression = match compress {
+        0 => Compression::None,
+        1..=22 => Compression::Zstd {
+            level: compress,
+            shuffle: true,
+        },
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "compress must be 0..=22, not {compress}"
+            )))
+        }
+    };
+    Ok(WriteOptions {
+        alignment,
+        compression,
+        ..WriteOptions::default()
+    })
+}
+
+fn encode_into<W: Write>(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    writer: &mut Writer<W>,
+    compression: Compression,
+) -> PyResult<amberfile::Graph> {
+    Encoder::new(py, writer, compression)?.encode(obj)
+}
+
+/// Encodes `obj` as the bytes of an Amber file.
+#[pyfunction]
+fn dumps<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    compress: i32,
+    alignment: u32,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let options = write_options(compress, alignment)?;
+    let compression = options.compression;
+    let mut writer = Writer::new(Vec::new(), options).map_err(|e| format_error(py, &e))?;
+    let graph = encode_into(py, obj, &mut writer, compression)?;
+    let bytes = writer.finish(&graph).map_err(|e| format_error(py, &e))?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// Writes `obj` to `path` atomically (temporary file, then rename).
+#[pyfunction]
+fn dump_path(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    path: PathBuf,
+    compress: i32,
+    alignment: u32,
+) -> PyResult<()> {
+    let options = write_options(compress, alignment)?;
+    let compression = options.compression;
+    let mut writer = Writer::create(&path, options).map_err(|e| format_error(py, &e))?;
+    let graph = encode_into(py, obj, &mut writer, compression)?;
+    writer.commit(&graph).map_err(|e| format_error(py, &e))
+}
+
+/// Loads the value held by `data` (the bytes of a file); arrays are copies.
+#[pyfunction]
+fn load_bytes<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyBytes>,
+    policy: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let reader =
+        Reader::from_bytes(data.as_bytes(), ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+    Loader::new(py, &reader, policy, ArrayMemory::Copy)?.load()
+}
+
+/// Loads the file at `path`. `mode` is "copy", "r" (read-only views of a shared mapping) or
+/// "c" (writable views of a private copy-on-write mapping).
+#[pyfunction]
+fn load_path<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    mode: &str,
+    policy: Bound<'py, PyAny>,
+    require_zero_copy: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let file = File::open(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let map = map_read_only(&file).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let reader =
+        Reader::from_storage(map.clone(), ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+    let memory = match mode {
+        "copy" => ArrayMemory::Copy,
+        "r" => ArrayMemory::Mapped {
+            buffer: Bound::new(py, FileBuffer::shared(map))?,
+            require_zero_copy,
+        },
+        "c" => ArrayMemory::CopyOnWrite {
+            buffer: Bound::new(py, FileBuffer::copy_on_write(&file)?)?,
+        },
+        other => return Err(PyValueError::new_err(format!("unknown mode {other:?}"))),
+    };
+    Loader::new(py, &reader, policy, memory)?.load()
+}
+
+/// Every type and global name in the graph of the file at `path`.
+#[pyfunction]
+fn type_names_path(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
+    let file = File::open(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let map = map_read_only(&file).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let reader = Reader::from_storage(map, ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+    Ok(type_names(reader.graph()))
+}
+
+/// Every type and global name in the graph of a file held in `data`.
+#[pyfunction]
+fn type_names_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<Vec<String>> {
+    let reader =
+        Reader::from_bytes(data.as_bytes(), ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+    Ok(type_names(reader.graph()))
+}
+
+#[pymodule(gil_used = true)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<FileBuffer>()?;
+    m.add_function(wrap_pyfunction!(dumps, m)?)?;
+    m.add_function(wrap_pyfunction!(dump_path, m)?)?;
+    m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(load_path, m)?)?;
+    m.add_function(wrap_pyfunction!(type_names_path, m)?)?;
+    m.add_function(wrap_pyfunction!(type_names_bytes, m)?)?;
+    Ok(())
+}
