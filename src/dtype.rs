@@ -463,10 +463,9 @@ impl<'l> RecordCheck<'l> {
         let size = dims.iter().try_fold(field_itemsize, |acc, &d| acc.checked_mul(d));
         let end = size.and_then(|size| u64::from(field_offset).checked_add(size));
         match (size, end) {
-            (Some(size), Some(end)) if end <= self.itemsize => {
-                if size > 0 {
-                    self.extents.push((u64::from(field_offset), end));
-                }
+            (Some(_), Some(end)) if end <= self.itemsize => {
+                // Zero-size fields take part too: R35 rejects one strictly inside another field.
+                self.extents.push((u64::from(field_offset), end));
                 Ok(())
             }
             _ => Err(Error::invalid_dtype(

@@ -1,0 +1,76 @@
+//! Generates the conformance suite in `conformance/`: golden files, hostile files, manifest and
+//! README, all from the case descriptions in `examples/gen_conformance/`.
+//!
+//! ```text
+//! cargo run --example gen-conformance            # write conformance/
+//! cargo run --example gen-conformance -- --check # fail if conformance/ differs by one byte
+//! ```
+//!
+//! Check mode is what the tests run: a change to the writer that alters any byte fails until
+//! the goldens (and, if the format changed, the spec) are regenerated on purpose.
+
+#[allow(dead_code)] // shared with tests/conformance.rs, which uses more of it
+#[path = "gen_conformance/suite.rs"]
+mod suite;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = match args.as_slice() {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        _ => {
+            eprintln!("usage: gen-conformance [--check]");
+            return ExitCode::from(2);
+        }
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance");
+    let files = suite::output_files();
+    if check {
+        let problems = suite::check_tree(&root, &files);
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        if problems.is_empty() {
+            println!("conformance/ matches the generator ({} files)", files.len());
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("conformance/ is out of date: run `cargo run --example gen-conformance`");
+            ExitCode::FAILURE
+        }
+    } else {
+        match write_tree(&root, &files) {
+            Ok(removed) => {
+                println!(
+                    "wrote {} files to {}; removed {removed} stale case files",
+                    files.len(),
+                    root.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("gen-conformance: {e}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+/// Writes every file, and removes case files of the suite's folders that no case produces.
+fn write_tree(root: &Path, files: &[suite::OutputFile]) -> std::io::Result<usize> {
+    for file in files {
+        let path: PathBuf = root.join(&file.path);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, &file.bytes)?;
+    }
+    let mut removed = 0;
+    for stale in suite::stale_case_files(root, files) {
+        std::fs::remove_file(stale)?;
+        removed += 1;
+    }
+    Ok(removed)
+}
