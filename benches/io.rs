@@ -51,14 +51,24 @@ fn write_amber(path: &Path, bytes: &[u8], compression: Compression) {
 }
 
 fn main() {
-    let mib: usize = std::env::var("AMBER_BENCH_MIB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(512);
-    let runs: usize = std::env::var("AMBER_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this once as a smoke test.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let mib = if benchmarking {
+        env("AMBER_BENCH_MIB", 512)
+    } else {
+        2
+    };
+    let runs = if benchmarking {
+        env("AMBER_BENCH_RUNS", 5)
+    } else {
+        1
+    };
     let dir = tempfile::tempdir_in(std::env::var("AMBER_BENCH_DIR").unwrap_or_else(|_| ".".into())).unwrap();
     let plain = dir.path().join("plain.bin");
     let amber = dir.path().join("array.amber");
@@ -147,7 +157,7 @@ fn main() {
     };
     // SAFETY: the benchmark's own temporary file is not modified while mapped.
     let mmap_open = measure(
-        runs.max(21),
+        if benchmarking { runs.max(21) } else { 1 },
         || (),
         || drop(unsafe { Reader::open_mmap(&many, open_options.clone()) }.unwrap()),
     );
