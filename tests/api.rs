@@ -621,6 +621,19 @@ fn bool_views_reject_bytes_other_than_zero_and_one() {
 }
 
 #[test]
+fn the_writer_stores_bool_elements_as_zero_or_one_only() {
+    let mut writer = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
+    let spec = ArraySpec::c(DType::Bool, &[3]);
+    for compression in [Compression::None, ZSTD] {
+        let err = writer
+            .write_array_with(&spec, &[0, 1, 2], compression)
+            .unwrap_err();
+        assert_eq!(err.class(), "InvalidArray");
+    }
+    assert!(writer.write_array(&spec, &[0, 1, 1]).is_ok());
+}
+
+#[test]
 fn writer_options_are_validated() {
     for alignment in [0, 32, 96, 1 << 25] {
         let options = WriteOptions {

@@ -181,6 +181,10 @@ impl<W: Write> Writer<W> {
                 ),
             ));
         }
+        // Spec 13.6: writers store bool elements as 0 or 1 only.
+        if spec.dtype == DType::Bool && bytes.iter().any(|&b| b > 1) {
+            return Err(Error::invalid_array(0, "a bool element is neither 0 nor 1"));
+        }
         self.write_array_from_source(spec, Source::<&[u8]>::Slice(bytes), compression)
     }
 
