@@ -328,9 +328,13 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             // The class itself is called: cls(*args).
             (self.qualified_name(&callable)?, Some(args))
         } else {
-            // A factory function (numpy's random generators use these): the object is recorded
-            // by its type and state only, and rebuilt by the type's policy.
-            (self.qualified_name(&obj.get_type().into_any())?, None)
+            // A factory function (numpy's random generators, Cython's auto-pickling): the
+            // object is recorded by its own type. A factory whose first argument is that type
+            // only makes a blank instance, so its args are dropped; others are kept as
+            // constructor args, which the type's policy interprets.
+            let own_type = obj.get_type().into_any();
+            let blank = args.get_item(0).is_ok_and(|first| first.is(&own_type));
+            (self.qualified_name(&own_type)?, (!blank).then_some(args))
         };
         let args_id = ctor_args.map(|tuple| self.node_for(tuple.as_any()));
         let state = part(2)?;

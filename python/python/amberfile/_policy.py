@@ -66,6 +66,7 @@ _SKLEARN_INTERNAL_PREFIXES = (
     "sklearn.neighbors._",
     "sklearn.utils._bunch.",
     "sklearn.metrics._scorer.",
+    "sklearn.model_selection._split.",
 )
 
 
