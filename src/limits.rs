@@ -42,7 +42,8 @@ pub struct Limits {
     /// Deepest nesting when a graph is converted to a [`crate::Value`] tree. Default 256.
     pub max_value_depth: u32,
     /// Most nodes a [`crate::Value`] conversion may produce. Shared references are expanded,
-    /// so this caps the exponential blow-up of a DAG. Default 16,777,216.
+    /// so this caps the exponential blow-up of a DAG. Default 1,048,576 (about 112 MiB of
+    /// values).
     pub max_value_nodes: u64,
 }
 
@@ -59,7 +60,7 @@ impl Default for Limits {
             max_bigint_bytes: 1024,
             max_decoded_bytes: 4 << 30,
             max_value_depth: 256,
-            max_value_nodes: 1 << 24,
+            max_value_nodes: 1 << 20,
         }
     }
 }

@@ -475,7 +475,10 @@ impl<S: AsRef<[u8]>> Reader<S> {
         match T::cast_slice_mut(&mut items) {
             Some(out) => {
                 if info.is_raw() {
-                    out.copy_from_slice(self.zero_copy_bytes(id)?);
+                    // Copied into memory: the spec checks the CRC now, whatever the policy.
+                    let bytes = self.zero_copy_bytes(id)?;
+                    self.check_extents(&info)?;
+                    out.copy_from_slice(bytes);
                 } else {
                     self.decode_into(&info, 0, out)?;
                 }
@@ -529,14 +532,19 @@ impl<S: AsRef<[u8]>> Reader<S> {
         if self.options.verify == Verify::Explicit || done.load(Ordering::Acquire) {
             return Ok(());
         }
-        let info = self.info_unchecked(id.index());
+        self.check_extents(&self.info_unchecked(id.index()))?;
+        done.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Checks the CRC of every extent of one array, now.
+    fn check_extents(&self, info: &ArrayInfo<'_>) -> Result<()> {
         for extent in info.extents {
             let bytes = stored_bytes(self.bytes(), extent)?;
             if !checksum_matches(extent.crc32, crc32_parallel(bytes)) {
                 return Err(Error::checksum(extent.offset, "array data CRC-32 does not match"));
             }
         }
-        done.store(true, Ordering::Release);
         Ok(())
     }
 
