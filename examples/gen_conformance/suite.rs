@@ -199,11 +199,10 @@ pub fn readme(cases: &[Case]) -> String {
             Expect::Either(_, class) => format!("rendering or {class}"),
         };
         let mut what = case.description.clone();
-        if let Some(corruption) = &case.corruption {
-            what.push_str(&format!(
-                " *(from `{}`: {corruption})*",
-                case.derived_from.as_deref().unwrap_or("?")
-            ));
+        match (&case.derived_from, &case.corruption) {
+            (Some(base), Some(change)) => what.push_str(&format!(" *(from `{base}`: {change})*")),
+            (None, Some(how)) => what.push_str(&format!(" *({how})*")),
+            _ => {}
         }
         text.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",
@@ -226,11 +225,11 @@ Python 3 runner (standard library only).
 This file, `manifest.json` and every `.amber` file here are written by the generator
 (`cargo run --example gen-conformance`); edit the generator, not these files.
 
-- `valid/` ({valid} files): a reader MUST render each one exactly as the manifest says.
-- `invalid/` ({invalid} files): each breaks one MUST rule of the spec; a reader MUST reject it
+- `valid/` (files: {valid}): a reader MUST render each one exactly as the manifest says.
+- `invalid/` (files: {invalid}): each breaks one MUST rule of the spec; a reader MUST reject it
   with the stated error class (spec section 9.1). Rules are applied in the order R1 to R60 of
   section 9, and a reader reports the first one broken, so the class is exact.
-- `either/` ({either} files): the spec lets a reader accept or reject these; both the rendering
+- `either/` (files: {either}): the spec lets a reader accept or reject these; both the rendering
   and the error class are given, and either passes.
 
 ## Running the suite against an implementation
