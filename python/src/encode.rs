@@ -181,7 +181,11 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             // A numpy scalar: its type by name, its value as a 0-d array.
             // Named after the type numpy gives back for the array's dtype (np.longlong and
             // np.int64 share one dtype), so the loader can check the two agree.
-            let array = self.helpers.asarray.call1((obj,))?;
+            let mut array = self.helpers.asarray.call1((obj,))?;
+            let dtype = array.getattr("dtype")?;
+            if "iu".contains(dtype.getattr("kind")?.extract::<char>()?) {
+                array = array.call_method1("astype", (dtype.getattr("str")?,))?;
+            }
             let canonical = array.get_item(PyTuple::empty(self.py))?;
             let type_name = self.qualified_name(&canonical.get_type().into_any())?;
             let state = self.node_for(&array);

@@ -1,0 +1,168 @@
+"""numpy arrays, scalars and dtypes: every dtype the format has, every layout, every load mode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import amberfile as af
+
+RECORD = np.dtype(
+    {
+        "names": ["feature", "threshold", "flags", "pos"],
+        "formats": ["<i8", "<f8", "?", ("<f4", (2,))],
+        "offsets": [0, 8, 16, 20],
+        "itemsize": 32,
+    }
+)
+NESTED = np.dtype([("id", "<u2"), ("inner", [("a", "<i4"), ("b", "S3")]), ("when", "<M8[s]")])
+
+DTYPES = [
+    "?", "i1", "<i2", "<i4", "<i8", "u1", "<u2", "<u4", "<u8", "<f2", "<f4", "<f8", "<c8", "<c16",
+    "S5", "<U3", "V4", "<M8[ns]", "<M8[D]", "<M8", "<m8[3s]", "<m8[us]", RECORD, NESTED,
+]
+
+
+def sample(dtype, shape=(3, 4)) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    raw = np.random.default_rng(7).integers(0, 256, size=int(np.prod(shape)) * dtype.itemsize, dtype=np.uint8)
+    array = raw.view(dtype).reshape(shape) if dtype.kind not in "bUM" else None
+    if dtype.kind == "b":
+        array = (raw[: int(np.prod(shape))] % 2).astype(bool).reshape(shape)
+    elif dtype.kind == "U":
+        array = np.array([chr(0x41 + i % 26) * (i % 4) + "✓" for i in range(int(np.prod(shape)))], dtype).reshape(shape)
+    elif dtype.kind == "M":
+        array = (np.arange(int(np.prod(shape)), dtype=np.int64) * 86_400).view(dtype).reshape(shape)
+    if dtype.fields and "pos" in dtype.fields:
+        array["flags"] = array["flags"].view(np.uint8) % 2  # bool fields must hold 0 or 1
+    if dtype.kind == "f" or dtype.kind == "c":
+        array = np.nan_to_num(array)  # compare by value below; NaN payloads are checked by bytes
+    return array
+
+
+def same(a: np.ndarray, b: np.ndarray) -> None:
+    assert a.dtype == b.dtype
+    assert a.shape == b.shape
+    assert a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("compress", [0, 3])
+def test_every_dtype_round_trips(dtype, compress):
+    array = sample(dtype)
+    back = af.loads(af.dumps({"a": array}, compress=compress))["a"]
+    same(array, back)
+    assert back.flags.writeable
+
+
+def test_big_endian_arrays_are_stored_little_endian():
+    array = np.arange(12, dtype=">f8").reshape(3, 4)
+    record = np.zeros(3, dtype=[("x", ">i4"), ("y", "<f2")])
+    record["x"] = [1, -2, 3]
+    back = af.loads(af.dumps([array, record]))
+    assert back[0].dtype == np.dtype("<f8") and np.array_equal(back[0], array)
+    assert back[1].dtype == np.dtype([("x", "<i4"), ("y", "<f2")]) and list(back[1]["x"]) == [1, -2, 3]
+
+
+def test_layouts_fortran_strided_zero_d_and_empty():
+    base = np.arange(60, dtype=np.int32).reshape(6, 10)
+    arrays = {
+        "fortran": np.asfortranarray(base),
+        "strided": base[::2, 1::3],
+        "transposed": base.T,
+        "zero_d": np.array(3.5),
+        "empty": np.zeros((0, 3)),
+    }
+    back = af.loads(af.dumps(arrays))
+    for name, array in arrays.items():
+        assert np.array_equal(back[name], array), name
+        assert back[name].shape == array.shape
+    assert back["fortran"].flags.f_contiguous
+
+
+def test_object_arrays_go_through_the_graph():
+    shared = [1, 2]
+    array = np.empty((2, 2), dtype=object)
+    array[0, 0] = shared
+    array[0, 1] = shared
+    array[1, 0] = np.arange(3)
+    array[1, 1] = "text"
+    back = af.loads(af.dumps(array))
+    assert back.dtype == object and back.shape == (2, 2)
+    assert back[0, 0] is back[0, 1] and back[0, 0] == [1, 2]
+    assert np.array_equal(back[1, 0], np.arange(3)) and back[1, 1] == "text"
+
+
+def test_numpy_scalars_keep_their_type():
+    values = [
+        np.float64(1.5), np.float32(-2.0), np.float16(0.5), np.int8(-3), np.uint64(2**64 - 1),
+        np.bool_(True), np.complex64(1 + 2j), np.str_("hé"), np.bytes_(b"xy"), np.datetime64("2024-01-02", "D"),
+        np.timedelta64(5, "ms"), np.longlong(7), np.zeros(1, RECORD)[0],
+    ]
+    back = af.loads(af.dumps(values))
+    for value, got in zip(values, back):
+        # np.longlong shares int64's layout; numpy's canonical type for it is np.int64.
+        expected = np.int64 if type(value) is np.longlong else type(np.asarray(value)[()])
+        assert type(got) is expected
+        assert np.asarray(got).tobytes() == np.asarray(value).tobytes()
+
+
+def test_dtype_objects_round_trip():
+    dtypes = [np.dtype("f8"), np.dtype(">i4").newbyteorder("<"), np.dtype("O"), RECORD, NESTED, np.dtype("<M8[ms]")]
+    back = af.loads(af.dumps(dtypes))
+    assert back == dtypes
+
+
+def test_mmap_read_only_views_are_zero_copy(tmp_path):
+    path = tmp_path / "arrays.amber"
+    array = np.arange(1000, dtype=np.float64).reshape(10, 100)
+    af.dump({"x": array, "y": array[:, :3]}, path)
+    loaded = af.load(path, mmap_mode="r")
+    assert np.array_equal(loaded["x"], array)
+    assert not loaded["x"].flags.writeable
+    with pytest.raises(ValueError):
+        loaded["x"][0, 0] = 1.0
+    owner = loaded["x"]
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    assert type(owner).__name__ == "FileBuffer"
+    assert len(owner) == path.stat().st_size
+    view = loaded["x"]
+    del loaded, owner
+    assert view.sum() == array.sum()  # the mapping outlives the loaded dict
+
+
+def test_mmap_copy_on_write_never_touches_the_file(tmp_path):
+    path = tmp_path / "arrays.amber"
+    af.dump(np.zeros(16), path)
+    before = path.read_bytes()
+    loaded = af.load(path, mmap_mode="c")
+    loaded[:] = 7.0
+    assert loaded.sum() == 112.0
+    assert path.read_bytes() == before
+    assert af.load(path).sum() == 0.0
+
+
+def test_compressed_arrays_are_decoded_or_refused_when_zero_copy_is_required(tmp_path):
+    path = tmp_path / "packed.amber"
+    array = np.arange(10_000, dtype=np.int64)
+    af.dump(array, path, compress=5)
+    assert path.stat().st_size < array.nbytes / 4
+    assert np.array_equal(af.load(path, mmap_mode="r"), array)
+    with pytest.raises(af.FormatError) as info:
+        af.load(path, mmap_mode="r", require_zero_copy=True)
+    assert info.value.error_class == "NotZeroCopy"
+
+
+def test_replacing_a_mapped_file_leaves_existing_views_intact(tmp_path):
+    path = tmp_path / "model.amber"
+    af.dump(np.ones(1000), path)
+    view = af.load(path, mmap_mode="r")
+    af.dump(np.zeros(1000), path)
+    assert view.sum() == 1000.0
+    assert af.load(path).sum() == 0.0
+
+
+def test_unsupported_dtypes_are_refused_on_dump():
+    with pytest.raises(TypeError):
+        af.dumps(np.zeros(3, dtype=np.longdouble))
