@@ -43,7 +43,11 @@ fn tree_nodes(depth: u32, seed: u64) -> (Vec<u8>, u64) {
     for (i, node) in bytes.chunks_exact_mut(64).enumerate() {
         let i = i as i64;
         let leaf = 2 * i + 1 >= count as i64;
-        let (left, right, feature) = if leaf { (-1, -1, -2) } else { (2 * i + 1, 2 * i + 2, (i + seed as i64) % 20) };
+        let (left, right, feature) = if leaf {
+            (-1, -1, -2)
+        } else {
+            (2 * i + 1, 2 * i + 2, (i + seed as i64) % 20)
+        };
         node[0..8].copy_from_slice(&left.to_le_bytes());
         node[8..16].copy_from_slice(&right.to_le_bytes());
         node[16..24].copy_from_slice(&feature.to_le_bytes());
@@ -75,7 +79,8 @@ fn build(path: &std::path::Path) -> amberfile::Result<()> {
         let (nodes, count) = tree_nodes(6, t);
         let nodes_id = writer.write_array(&ArraySpec::c(node_dtype.clone(), &[count]), &nodes)?;
         let values: Vec<f64> = (0..count * 3).map(|v| (v % 7) as f64 / 7.0).collect();
-        let values_id = writer.write_ndarray(&ndarray::Array3::from_shape_vec((count as usize, 1, 3), values).unwrap())?;
+        let values_id = writer
+            .write_ndarray(&ndarray::Array3::from_shape_vec((count as usize, 1, 3), values).unwrap())?;
         let keys = ["max_depth", "node_count", "nodes", "values", "classes"];
         let key_ids: Vec<NodeId> = keys.iter().map(|k| str_node(&mut graph, k)).collect();
         let vals = [
@@ -99,11 +104,16 @@ fn build(path: &std::path::Path) -> amberfile::Result<()> {
     let trees_node = graph.add(Node::List(&trees));
 
     // A dense weight matrix, zstd-compressed with the byte-shuffle filter, on all cores.
-    let weights: Vec<f32> = (0..256 * 1024).map(|i| ((i % 1024) as f32 * 0.001).sin()).collect();
+    let weights: Vec<f32> = (0..256 * 1024)
+        .map(|i| ((i % 1024) as f32 * 0.001).sin())
+        .collect();
     let weights_id = writer.write_array_with(
         &ArraySpec::c(DType::Float32, &[256, 1024]),
         bytemuck::cast_slice(&weights),
-        Compression::Zstd { level: 3, shuffle: true },
+        Compression::Zstd {
+            level: 3,
+            shuffle: true,
+        },
     )?;
 
     let entries = [
@@ -112,7 +122,9 @@ fn build(path: &std::path::Path) -> amberfile::Result<()> {
         ("estimators_", trees_node),
         ("embedding_", graph.add(Node::Array(weights_id))),
         ("feature_names_in_", {
-            let names: Vec<NodeId> = (0..20).map(|i| graph.add(Node::Str(&format!("feature_{i}")))).collect();
+            let names: Vec<NodeId> = (0..20)
+                .map(|i| graph.add(Node::Str(&format!("feature_{i}"))))
+                .collect();
             graph.add(Node::ObjectArray {
                 order: amberfile::Order::C,
                 shape: &[20],
@@ -120,7 +132,10 @@ fn build(path: &std::path::Path) -> amberfile::Result<()> {
             })
         }),
     ];
-    let entries: Vec<[NodeId; 2]> = entries.iter().map(|(k, v)| [graph.add(Node::Str(k)), *v]).collect();
+    let entries: Vec<[NodeId; 2]> = entries
+        .iter()
+        .map(|(k, v)| [graph.add(Node::Str(k)), *v])
+        .collect();
     let state = graph.add(Node::Map(&entries));
     let root = graph.add(Node::Object {
         type_name: "sklearn.ensemble._forest.RandomForestClassifier",
@@ -133,7 +148,13 @@ fn build(path: &std::path::Path) -> amberfile::Result<()> {
 
 /// Prints the graph under `id` as an indented tree; shared nodes are printed once and then
 /// marked `(shared #n)`.
-fn print_tree<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId, label: &str, depth: usize, seen: &mut Vec<bool>) {
+fn print_tree<S: AsRef<[u8]>>(
+    reader: &Reader<S>,
+    id: NodeId,
+    label: &str,
+    depth: usize,
+    seen: &mut Vec<bool>,
+) {
     let indent = "  ".repeat(depth);
     if seen[id.index()] {
         println!("{indent}{label}(shared #{})", id.index());
@@ -142,14 +163,20 @@ fn print_tree<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId, label: &str, depth
     seen[id.index()] = true;
     let graph = reader.graph();
     let describe_array = |a: ArrayId| {
-        let info = reader.array_info(a).expect("array ids in a validated graph are in range");
+        let info = reader
+            .array_info(a)
+            .expect("array ids in a validated graph are in range");
         format!(
             "array {} {:?} {} order, {} bytes, {}",
             info.dtype(),
             info.shape(),
             info.order().as_str(),
             info.nbytes(),
-            if info.is_raw() { "raw (zero-copy)".to_owned() } else { format!("zstd, {} blocks", info.extents().len()) }
+            if info.is_raw() {
+                "raw (zero-copy)".to_owned()
+            } else {
+                format!("zstd, {} blocks", info.extents().len())
+            }
         )
     };
     match graph.node(id) {
@@ -174,7 +201,11 @@ fn print_tree<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId, label: &str, depth
                 print_tree(reader, *item, &format!("[{i}] "), depth + 1, seen);
             }
         }
-        Node::Object { type_name, args, state } => {
+        Node::Object {
+            type_name,
+            args,
+            state,
+        } => {
             println!("{indent}{label}object {type_name}");
             if let Some(args) = args {
                 print_tree(reader, args, "args: ", depth + 1, seen);
@@ -191,7 +222,7 @@ fn print_tree<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId, label: &str, depth
     }
 }
 
-fn mark_seen(graph: &Graph, id: NodeId, seen: &mut Vec<bool>) {
+fn mark_seen(graph: &Graph, id: NodeId, seen: &mut [bool]) {
     let mut stack = vec![id];
     while let Some(id) = stack.pop() {
         if !std::mem::replace(&mut seen[id.index()], true) {
@@ -206,11 +237,21 @@ fn main() -> amberfile::Result<()> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("model.amber"));
     build(&path)?;
-    let file_len = std::fs::metadata(&path).map_err(|e| amberfile::Error::Io { offset: 0, source: e })?.len();
+    let file_len = std::fs::metadata(&path)
+        .map_err(|e| amberfile::Error::Io { offset: 0, source: e })?
+        .len();
     println!("wrote {} ({file_len} bytes)", path.display());
 
     // SAFETY: nothing modifies or truncates this freshly written file while it is mapped here.
-    let reader = unsafe { Reader::open_mmap(&path, ReadOptions { verify: Verify::Explicit, ..Default::default() }) }?;
+    let reader = unsafe {
+        Reader::open_mmap(
+            &path,
+            ReadOptions {
+                verify: Verify::Explicit,
+                ..Default::default()
+            },
+        )
+    }?;
     reader.verify()?;
     let header = reader.header();
     println!(
@@ -239,7 +280,11 @@ fn main() -> amberfile::Result<()> {
     let embedding = reader.arrays().find(|a| !a.is_raw()).map(|a| a.id());
     if let Some(id) = embedding {
         let decoded = reader.read::<f32>(id)?;
-        println!("embedding_ decoded from zstd: shape {:?}, [1, 1] = {}", decoded.shape(), decoded[[1, 1]]);
+        println!(
+            "embedding_ decoded from zstd: shape {:?}, [1, 1] = {}",
+            decoded.shape(),
+            decoded[[1, 1]]
+        );
     }
     Ok(())
 }

@@ -60,9 +60,9 @@ mod decode;
 mod layout;
 pub(crate) mod metadata;
 mod mmap;
+mod streamed;
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
@@ -228,19 +228,7 @@ impl Reader<AlignedBytes> {
     /// Reads the whole file with plain reads and validates it. Since every byte is then in
     /// memory anyway, every CRC is checked here, whatever `options.verify` says.
     pub fn open(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self> {
-        let mut file = File::open(path.as_ref()).map_err(|e| Error::io(0, e))?;
-        let len = file.metadata().map_err(|e| Error::io(0, e))?.len();
-        let len = usize::try_from(len).map_err(|_| Error::limit(0, "file larger than the address space"))?;
-        let mut bytes = AlignedBytes::zeroed(len);
-        file.read_exact(bytes.as_mut_bytes())
-            .map_err(|e| Error::io(0, e))?;
-        Reader::from_storage(
-            bytes,
-            ReadOptions {
-                verify: Verify::OnOpen,
-                ..options
-            },
-        )
+        streamed::open_file(path.as_ref(), options)
     }
 
     /// Reads everything from `source` and validates it, checking every CRC.
@@ -260,19 +248,20 @@ impl Reader<AlignedBytes> {
 impl<S: AsRef<[u8]>> Reader<S> {
     /// Validates the file held by `storage` (any owner of bytes: a `Vec`, an `Mmap`, ...).
     pub fn from_storage(storage: S, options: ReadOptions) -> Result<Self> {
-        let file = storage.as_ref();
-        let header = check_header(file)?;
-        let trailer = check_trailer(file, &options.limits)?;
-        let metadata_bytes = &file
-            [trailer.metadata_offset as usize..(trailer.metadata_offset + trailer.metadata_length) as usize];
-        let metadata = metadata::parse(
-            metadata_bytes,
-            trailer.metadata_offset,
-            header.version_minor,
-            &options.limits,
-        )?;
+        let structure = parse_structure(storage.as_ref(), &options.limits)?;
+        Reader::from_structure(storage, structure, options)
+    }
+
+    /// Finishes opening once the header, trailer and metadata are parsed: the layout walk, then
+    /// the verification policy.
+    fn from_structure(storage: S, structure: Structure, options: ReadOptions) -> Result<Self> {
+        let Structure {
+            header,
+            trailer,
+            metadata,
+        } = structure;
         layout::check_layout(
-            file,
+            storage.as_ref(),
             u64::from(header.alignment),
             &metadata.arrays,
             &metadata.extents,
@@ -537,6 +526,26 @@ impl<S: AsRef<[u8]>> Reader<S> {
         Ok(())
     }
 
+    /// Records CRC results computed while the file streamed in (`None`: not computed, check
+    /// now), and fails at the first mismatch in file order.
+    fn apply_checks(&mut self, checks: Vec<Option<bool>>) -> Result<()> {
+        let file = self.storage.as_ref();
+        for (extent, check) in self.extents.iter().zip(checks) {
+            let ok = match check {
+                Some(ok) => ok,
+                None => checksum_matches(extent.crc32, crc32_parallel(stored_bytes(file, extent)?)),
+            };
+            if !ok {
+                return Err(Error::checksum(extent.offset, "array data CRC-32 does not match"));
+            }
+        }
+        self.verified
+            .iter()
+            .for_each(|v| v.store(true, Ordering::Relaxed));
+        self.options.verify = Verify::OnOpen;
+        Ok(())
+    }
+
     /// Checks the CRC of every extent of one array, now.
     fn check_extents(&self, info: &ArrayInfo<'_>) -> Result<()> {
         for extent in info.extents {
@@ -629,6 +638,38 @@ fn ndarray_shape(info: &ArrayInfo<'_>) -> Result<ndarray::Shape<IxDyn>> {
     Ok(match info.order() {
         Order::C => shape.into_shape_with_order(),
         Order::F => shape.f(),
+    })
+}
+
+/// Everything parsed from the header, trailer and metadata section, before the layout walk.
+pub(crate) struct Structure {
+    header: Header,
+    trailer: Trailer,
+    metadata: metadata::Metadata,
+}
+
+impl Structure {
+    pub(crate) fn extents(&self) -> &[StoredExtent] {
+        &self.metadata.extents
+    }
+}
+
+/// Rules R1 to R52: reads only the header, the trailer and the metadata section of `file`.
+pub(crate) fn parse_structure(file: &[u8], limits: &Limits) -> Result<Structure> {
+    let header = check_header(file)?;
+    let trailer = check_trailer(file, limits)?;
+    let start = trailer.metadata_offset as usize;
+    let metadata_bytes = &file[start..start + trailer.metadata_length as usize];
+    let metadata = metadata::parse(
+        metadata_bytes,
+        trailer.metadata_offset,
+        header.version_minor,
+        limits,
+    )?;
+    Ok(Structure {
+        header,
+        trailer,
+        metadata,
     })
 }
 
