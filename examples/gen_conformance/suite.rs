@@ -130,18 +130,29 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// `manifest.json`: pretty-printed, one case per object, in suite order.
+/// `manifest.json`: the header keys, then one case per line (compact, so the file stays small
+/// and a change to one case is a one-line diff), in suite order.
 pub fn manifest(cases: &[Case]) -> String {
-    let entries: Vec<Json> = cases.iter().map(manifest_entry).collect();
-    let document = json!({
-        "format": "amber-conformance-manifest",
-        "manifest_version": 1,
-        "spec": "Amber 1.0 (spec/amber.md)",
-        "protocol": "CMD render FILE: exit 0 and the canonical JSON rendering (spec section 15) on stdout, or exit 1 and the error class on the first line of stdout",
-        "cases": entries,
-    });
-    let mut text = serde_json::to_string_pretty(&document).expect("JSON values always serialize");
-    text.push('\n');
+    let header = [
+        ("format", json!("amber-conformance-manifest")),
+        ("manifest_version", json!(1)),
+        ("spec", json!("Amber 1.0 (spec/amber.md)")),
+        (
+            "protocol",
+            json!("CMD render FILE: exit 0 and the canonical JSON rendering (spec section 15) on stdout, or exit 1 and the error class on the first line of stdout"),
+        ),
+    ];
+    let mut text = String::from("{\n");
+    for (key, value) in header {
+        text.push_str(&format!("  {}: {},\n", json!(key), value));
+    }
+    text.push_str("  \"cases\": [\n");
+    let lines: Vec<String> = cases
+        .iter()
+        .map(|c| format!("    {}", manifest_entry(c)))
+        .collect();
+    text.push_str(&lines.join(",\n"));
+    text.push_str("\n  ]\n}\n");
     text
 }
 
