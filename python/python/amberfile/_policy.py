@@ -182,15 +182,68 @@ class Policy:
                 obj[key] = value
             if state is None:
                 return
+        validate = _STATE_VALIDATORS.get(qualified_name(type(obj)))
+        if validate is not None:
+            validate(obj, state)
         setstate = getattr(type(obj), "__setstate__", None)
         if setstate is not None:
             setstate(obj, state)
-            return
-        slot_state = None
-        if isinstance(state, tuple) and len(state) == 2:
-            state, slot_state = state
-        if state:
-            obj.__dict__.update(state)
-        if slot_state:
-            for key, value in slot_state.items():
-                setattr(obj, key, value)
+        else:
+            _default_set_state(obj, state)
+        _check_decision_tree(obj)
+
+
+def _default_set_state(obj: Any, state: Any) -> None:
+    """pickle's default: a dict of attributes, or a (dict, slot values) pair."""
+    slot_state = None
+    if isinstance(state, tuple) and len(state) == 2:
+        state, slot_state = state
+    if state:
+        obj.__dict__.update(state)
+    if slot_state:
+        for key, value in slot_state.items():
+            setattr(obj, key, value)
+
+
+def _check_tree_state(tree: Any, state: Any) -> None:
+    """sklearn's Tree trusts its node array when predicting: a child index out of range reads
+    out of bounds, and a child pointing backwards loops forever. sklearn builds every child
+    after its parent, so children must lie strictly after their node and inside the array."""
+    if not isinstance(state, dict):
+        raise TypeError("a Tree state must be a dict")
+    nodes = state.get("nodes")
+    node_count = state.get("node_count")
+    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or nodes.ndim != 1:
+        raise ValueError("a Tree state needs a 1-d record array of nodes")
+    if not isinstance(node_count, int) or node_count != nodes.shape[0]:
+        raise ValueError("a Tree's node_count must equal the number of nodes")
+    for field in ("left_child", "right_child", "feature"):
+        if field not in nodes.dtype.names:
+            raise ValueError(f"a Tree's nodes need the field {field}")
+    index = np.arange(node_count)
+    left, right, feature = (nodes[f].astype(np.int64) for f in ("left_child", "right_child", "feature"))
+    leaf = left == -1
+    internal = ~leaf
+    if np.any(right[leaf] != -1):
+        raise ValueError("a Tree leaf has a right child")
+    for child in (left, right):
+        if np.any((child[internal] <= index[internal]) | (child[internal] >= node_count)):
+            raise ValueError("a Tree node's child is out of range or not after its parent")
+    if np.any((feature[internal] < 0) | (feature[internal] >= tree.n_features)):
+        raise ValueError("a Tree node splits on a feature the tree does not have")
+
+
+_STATE_VALIDATORS = {"sklearn.tree._tree.Tree": _check_tree_state}
+
+
+def _check_decision_tree(obj: Any) -> None:
+    """A decision tree estimator checks its input width against n_features_in_, and the tree
+    indexes columns by its own n_features: the two must agree."""
+    tree = getattr(obj, "__dict__", {}).get("tree_")
+    n_features_in = getattr(obj, "__dict__", {}).get("n_features_in_")
+    if tree is None or n_features_in is None:
+        return
+    from sklearn.tree._tree import Tree
+
+    if isinstance(tree, Tree) and tree.n_features != n_features_in:
+        raise ValueError("a decision tree's n_features_in_ does not match its tree")

@@ -1,0 +1,230 @@
+"""Hostile files: nothing named in a file runs, and every failure is a Python exception.
+
+Hostile files are made the way an attacker would: a valid file whose names are edited in
+place, with the CRCs recomputed (see ``conftest.retarget``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+
+import numpy as np
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+
+import amberfile as af
+from conftest import placeholder_class, placeholder_function, retarget
+
+CALLS: list[str] = []
+
+
+class Recorder:
+    """A type the tests trust, which records every rebuild step."""
+
+    def __init__(self, *args):
+        CALLS.append("init")
+
+    def __setstate__(self, state):
+        CALLS.append("setstate")
+        self.__dict__.update(state)
+
+
+RECORDER = f"{__name__}.Recorder"
+
+
+@pytest.fixture(autouse=True)
+def no_calls():
+    CALLS.clear()
+    yield
+
+
+@pytest.mark.parametrize("target", ["os.system", "builtins.eval", "subprocess.Popen", "posix.system"])
+def test_a_global_naming_a_dangerous_function_is_refused(target):
+    placeholder = "z" * (len(target) - 2) + ".f"
+    function = placeholder_function(placeholder)
+    data = retarget(af.dumps({"hook": function, "x": [1, 2]}), placeholder, target)
+    assert af.get_untrusted_types(data) == [target]
+    with pytest.raises(af.UntrustedTypeError) as info:
+        af.loads(data)
+    assert info.value.types == [target]
+
+
+@pytest.mark.parametrize("target", ["os.system", "builtins.eval", "subprocess.Popen"])
+def test_an_object_of_a_dangerous_callable_with_arguments_is_refused(target, tmp_path):
+    placeholder = "y" * (len(target) - 2) + ".C"
+    marker = tmp_path / "pwned"
+    cls = placeholder_class(placeholder, lambda self: (type(self), (f"touch {marker}",)))
+    data = retarget(af.dumps(cls()), placeholder, target)
+    assert af.get_untrusted_types(data) == [target]
+    with pytest.raises(af.UntrustedTypeError):
+        af.loads(data)
+    with pytest.raises(af.UntrustedTypeError):
+        af.loads(data, trusted=[RECORDER])
+    assert not marker.exists()
+
+
+def test_every_untrusted_name_is_reported_before_anything_is_built():
+    one = placeholder_function("aa.one")
+    other = placeholder_class("bb.Other")
+    value = {"first": Recorder(), "bad": [one, other()], "last": Recorder()}
+    CALLS.clear()
+    data = af.dumps(value)
+    with pytest.raises(af.UntrustedTypeError) as info:
+        af.loads(data, trusted=[RECORDER])
+    assert info.value.types == ["aa.one", "bb.Other"]
+    assert CALLS == [], "no trusted object was built before the check"
+
+
+def test_names_are_compared_exactly_and_must_name_the_object_itself():
+    # A trusted prefix does not make an alias trusted, and module attributes do not count.
+    for name in ["sklearn.base.os.system", "sklearn.utils.validation.np.load", "numpy.load", "numpy.dtype.x"]:
+        placeholder = "q" * (len(name) - 2) + ".f"
+        function = placeholder_function(placeholder)
+        data = retarget(af.dumps(function), placeholder, name)
+        assert af.get_untrusted_types(data) == [name]
+        with pytest.raises(af.UntrustedTypeError):
+            af.loads(data)
+
+
+def test_a_function_is_resolved_but_never_called():
+    function = placeholder_function("cc.never")
+    back = af.loads(af.dumps([function]), trusted=["cc.never"])
+    assert back == [function]
+
+
+def test_trusted_constructor_given_bad_arguments_raises_a_python_exception():
+    from sklearn.tree._tree import Tree
+
+    for args in [("three", None, -1), (3,), (), (None, np.array([2]), 1)]:
+        holder = placeholder_class("dd.BadTree", lambda self, args=args: (Tree, args))
+        with pytest.raises((TypeError, ValueError, OverflowError, MemoryError)):
+            af.loads(af.dumps(holder()))
+
+
+def test_trusted_tree_given_a_bad_state_raises_a_python_exception():
+    model = DecisionTreeClassifier(random_state=0).fit(np.eye(4), [0, 1, 0, 1])
+    tree = model.tree_
+    state = tree.__getstate__()
+    bad_states = [
+        {**state, "nodes": np.zeros(3, dtype=np.float64)},
+        {**state, "nodes": state["nodes"][:1], "node_count": 50},
+        {**state, "values": np.zeros((1, 1), dtype=np.float32)},
+        "not a dict",
+    ]
+    for bad in bad_states:
+        args = tree.__reduce__()[1]
+        holder = placeholder_class("ee.BadState", lambda self, bad=bad, args=args: (type(tree), args, bad))
+        with pytest.raises(Exception):
+            af.loads(af.dumps(holder()))
+
+
+def test_structural_errors_carry_class_and_offset(tmp_path):
+    data = af.dumps({"a": np.arange(100)})
+    with pytest.raises(af.FormatError) as info:
+        af.loads(data[:-1])
+    assert info.value.error_class == "BadMagic"
+    with pytest.raises(af.FormatError) as info:
+        af.loads(data[:20])
+    assert info.value.error_class == "Truncated"
+    with pytest.raises(af.FormatError) as info:
+        af.loads(b"PK\x03\x04" + data[4:])
+    assert info.value.error_class == "BadMagic" and info.value.offset == 0
+
+
+def test_a_flipped_array_byte_is_a_checksum_error(tmp_path):
+    array = np.arange(1000, dtype=np.int64)
+    data = bytearray(af.dumps(array))
+    position = bytes(data).find(array[500:501].tobytes())
+    data[position] ^= 0xFF
+    for load in (
+        lambda: af.loads(bytes(data)),
+        lambda: af.load(write(tmp_path / "a.amber", data)),
+        lambda: af.load(write(tmp_path / "b.amber", data), mmap_mode="r"),
+    ):
+        with pytest.raises(af.ChecksumError) as info:
+            load()
+        assert info.value.error_class == "ChecksumMismatch"
+        assert isinstance(info.value, af.FormatError)
+
+
+def write(path, data) -> str:
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+def test_random_corruption_never_crashes():
+    """Metadata bytes flipped with CRCs recomputed reach the parser and the graph builder."""
+    model = DecisionTreeClassifier(random_state=0, max_depth=3).fit(np.eye(6), [0, 1, 2, 0, 1, 2])
+    data = af.dumps({"model": model, "items": [1, "two", (3.0,), {4}], "raw": b"bytes"})
+    offset, length = struct.unpack_from("<QQ", data[-32:])
+    rng = random.Random(1234)
+    outcomes = {"ok": 0, "rejected": 0}
+    for _ in range(600):
+        metadata = bytearray(data[offset : offset + length])
+        for _ in range(rng.randint(1, 4)):
+            metadata[rng.randrange(len(metadata))] = rng.randrange(256)
+        mutated = retarget_bytes(data, bytes(metadata))
+        try:
+            af.loads(mutated)
+            outcomes["ok"] += 1
+        except (af.AmberError, TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError):
+            outcomes["rejected"] += 1
+    assert outcomes["rejected"] > 0
+
+
+def retarget_bytes(data: bytes, metadata: bytes) -> bytes:
+    import zlib
+
+    offset, length = struct.unpack_from("<QQ", data[-32:])
+    head = struct.pack("<QQI", offset, length, zlib.crc32(metadata))
+    return data[:offset] + metadata + head + struct.pack("<I", zlib.crc32(head)) + data[-8:]
+
+
+def test_bool_arrays_must_hold_zero_or_one():
+    array = np.array([True, False, True] * 30)
+    data = bytearray(af.dumps(array))
+    position = bytes(data).find(array.view(np.uint8).tobytes())
+    data[position] = 7
+    # Fix the array's CRC so the bool check itself is reached: CRC sits in the array table.
+    import zlib
+
+    old_crc = struct.pack("<I", zlib.crc32(array.view(np.uint8).tobytes()))
+    new_bytes = bytes(data[position : position + array.size])
+    assert bytes(data).count(old_crc) == 1
+    patched = bytes(data).replace(old_crc, struct.pack("<I", zlib.crc32(new_bytes)))
+    offset, length = struct.unpack_from("<QQ", patched[-32:])
+    patched = retarget_bytes(patched, patched[offset : offset + length])
+    with pytest.raises(af.FormatError) as info:
+        af.loads(patched)
+    assert info.value.error_class == "InvalidArray"
+
+
+def test_a_tree_whose_nodes_point_outside_or_backwards_is_refused():
+    model = DecisionTreeClassifier(random_state=0).fit(np.random.default_rng(0).random((40, 3)), [0, 1] * 20)
+    tree = model.tree_
+    args = tree.__reduce__()[1]
+    assert af.loads(af.dumps(model)).predict(np.zeros((1, 3))).shape == (1,)
+    edits = {
+        "child past the end": ("left_child", 10**6),
+        "child pointing back to the root": ("right_child", 0),
+        "negative feature": ("feature", -7),
+        "feature past the end": ("feature", 3),
+    }
+    for what, (field, value) in edits.items():
+        state = tree.__getstate__()
+        nodes = state["nodes"].copy()
+        nodes[field][0] = value
+        state = {**state, "nodes": nodes}
+        holder = placeholder_class("ff.HostileTree", lambda self, state=state: (type(tree), args, state))
+        with pytest.raises(ValueError):
+            af.loads(af.dumps(holder()))
+        assert what
+
+
+def test_a_tree_wider_than_its_estimator_is_refused():
+    model = DecisionTreeClassifier(random_state=0).fit(np.eye(4), [0, 1, 0, 1])
+    model.n_features_in_ = 2
+    with pytest.raises(ValueError):
+        af.loads(af.dumps(model))
