@@ -18,6 +18,10 @@ step "cargo tests (stable)"
 cargo test --all-targets
 cargo test --doc
 
+step "conformance suite against amber render"
+cargo build --release --features cli --bin amber
+python3 conformance/run -- target/release/amber
+
 # (further steps are added as their parts land)
 
 printf '\nall test steps passed\n'
