@@ -228,3 +228,25 @@ def test_a_tree_wider_than_its_estimator_is_refused():
     model.n_features_in_ = 2
     with pytest.raises(ValueError):
         af.loads(af.dumps(model))
+
+
+def test_a_hist_gradient_boosting_predictor_with_bad_nodes_is_refused():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    data = np.random.default_rng(0).random((200, 3))
+    model = HistGradientBoostingClassifier(max_iter=3, random_state=0).fit(data, data[:, 0] > 0.5)
+    predictor = model._predictors[0][0]
+    edits = [("left", 10**6), ("right", 0), ("feature_idx", -1)]
+    for field, value in edits:
+        state = predictor.__reduce_ex__(4)[2]
+        nodes = state["nodes"].copy()
+        nodes[field][0] = value
+        holder = placeholder_class(
+            "gg.HostilePredictor",
+            lambda self, state={**state, "nodes": nodes}: (type(predictor), (state["nodes"], None, None), state),
+        )
+        with pytest.raises(ValueError):
+            af.loads(af.dumps(holder()))
+    model._predictors[0][0].nodes["feature_idx"][0] = 5
+    with pytest.raises(ValueError):
+        af.loads(af.dumps(model))

@@ -190,7 +190,7 @@ class Policy:
             setstate(obj, state)
         else:
             _default_set_state(obj, state)
-        _check_decision_tree(obj)
+        _check_width(obj)
 
 
 def _default_set_state(obj: Any, state: Any) -> None:
@@ -205,45 +205,82 @@ def _default_set_state(obj: Any, state: Any) -> None:
             setattr(obj, key, value)
 
 
-def _check_tree_state(tree: Any, state: Any) -> None:
-    """sklearn's Tree trusts its node array when predicting: a child index out of range reads
-    out of bounds, and a child pointing backwards loops forever. sklearn builds every child
-    after its parent, so children must lie strictly after their node and inside the array."""
+def _record_field(state: Any, key: str, fields: tuple[str, ...], owner: str) -> np.ndarray:
+    """``state[key]``, checked to be a 1-d record array with ``fields``."""
     if not isinstance(state, dict):
-        raise TypeError("a Tree state must be a dict")
-    nodes = state.get("nodes")
-    node_count = state.get("node_count")
+        raise TypeError(f"a {owner} state must be a dict")
+    nodes = state.get(key)
     if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or nodes.ndim != 1:
-        raise ValueError("a Tree state needs a 1-d record array of nodes")
-    if not isinstance(node_count, int) or node_count != nodes.shape[0]:
+        raise ValueError(f"a {owner} state needs a 1-d record array {key!r}")
+    missing = [field for field in fields if field not in nodes.dtype.names]
+    if missing:
+        raise ValueError(f"a {owner}'s nodes lack the fields {missing}")
+    return nodes
+
+
+def _check_children(left: np.ndarray, right: np.ndarray, internal: np.ndarray, owner: str) -> None:
+    """scikit-learn's prediction loops trust child indices: one out of range reads out of
+    bounds, one pointing backwards loops forever. Trees are built with every child after its
+    parent, so children must lie strictly after their node and inside the array."""
+    count = left.shape[0]
+    index = np.arange(count)
+    for child in (left.astype(np.int64), right.astype(np.int64)):
+        if np.any((child[internal] <= index[internal]) | (child[internal] >= count)):
+            raise ValueError(f"a {owner} node's child is out of range or not after its parent")
+
+
+def _check_tree_state(tree: Any, state: Any) -> None:
+    nodes = _record_field(state, "nodes", ("left_child", "right_child", "feature"), "Tree")
+    if state.get("node_count") != nodes.shape[0]:
         raise ValueError("a Tree's node_count must equal the number of nodes")
-    for field in ("left_child", "right_child", "feature"):
-        if field not in nodes.dtype.names:
-            raise ValueError(f"a Tree's nodes need the field {field}")
-    index = np.arange(node_count)
     left, right, feature = (nodes[f].astype(np.int64) for f in ("left_child", "right_child", "feature"))
-    leaf = left == -1
-    internal = ~leaf
-    if np.any(right[leaf] != -1):
+    internal = left != -1
+    if np.any(right[~internal] != -1):
         raise ValueError("a Tree leaf has a right child")
-    for child in (left, right):
-        if np.any((child[internal] <= index[internal]) | (child[internal] >= node_count)):
-            raise ValueError("a Tree node's child is out of range or not after its parent")
+    _check_children(left, right, internal, "Tree")
     if np.any((feature[internal] < 0) | (feature[internal] >= tree.n_features)):
         raise ValueError("a Tree node splits on a feature the tree does not have")
 
 
-_STATE_VALIDATORS = {"sklearn.tree._tree.Tree": _check_tree_state}
+def _check_predictor_state(predictor: Any, state: Any) -> None:
+    fields = ("left", "right", "is_leaf", "feature_idx", "is_categorical", "bitset_idx")
+    nodes = _record_field(state, "nodes", fields, "TreePredictor")
+    internal = nodes["is_leaf"] == 0
+    _check_children(nodes["left"], nodes["right"], internal, "TreePredictor")
+    if np.any(nodes["feature_idx"][internal].astype(np.int64) < 0):
+        raise ValueError("a TreePredictor node splits on a negative feature")
+    categorical = internal & (nodes["is_categorical"] != 0)
+    for key in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
+        bitsets = state.get(key)
+        if not isinstance(bitsets, np.ndarray) or bitsets.ndim != 2 or bitsets.shape[1] != 8:
+            raise ValueError(f"a TreePredictor's {key} must be an (n, 8) array")
+        if np.any(nodes["bitset_idx"][categorical].astype(np.int64) >= bitsets.shape[0]):
+            raise ValueError("a TreePredictor node refers to a missing category bitset")
 
 
-def _check_decision_tree(obj: Any) -> None:
-    """A decision tree estimator checks its input width against n_features_in_, and the tree
-    indexes columns by its own n_features: the two must agree."""
-    tree = getattr(obj, "__dict__", {}).get("tree_")
-    n_features_in = getattr(obj, "__dict__", {}).get("n_features_in_")
-    if tree is None or n_features_in is None:
+_STATE_VALIDATORS = {
+    "sklearn.tree._tree.Tree": _check_tree_state,
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor": _check_predictor_state,
+}
+
+
+def _check_width(obj: Any) -> None:
+    """Estimators check their input width against n_features_in_, while their trees index
+    columns by their own features: the two must agree."""
+    attributes = getattr(obj, "__dict__", {})
+    n_features_in = attributes.get("n_features_in_")
+    if not isinstance(n_features_in, int):
         return
-    from sklearn.tree._tree import Tree
-
-    if isinstance(tree, Tree) and tree.n_features != n_features_in:
+    tree = attributes.get("tree_")
+    if tree is not None and getattr(tree, "n_features", n_features_in) != n_features_in:
         raise ValueError("a decision tree's n_features_in_ does not match its tree")
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+    for round_predictors in attributes.get("_predictors", None) or ():
+        for predictor in round_predictors:
+            if isinstance(predictor, TreePredictor):
+                internal = predictor.nodes["is_leaf"] == 0
+                if np.any(predictor.nodes["feature_idx"][internal] >= n_features_in):
+                    raise ValueError("a gradient boosting tree splits on a feature the model does not have")
+
+
