@@ -127,3 +127,22 @@ def test_a_loaded_model_can_be_refitted_and_dumped_again():
 def test_dumping_the_same_model_twice_gives_the_same_bytes():
     model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, Y)
     assert af.dumps(model) == af.dumps(model)
+
+
+def test_scipy_sparse_matrices_and_arrays_round_trip():
+    import scipy.sparse as sp
+
+    matrix = sp.random(50, 40, density=0.1, format="csr", random_state=0)
+    values = {"csr": matrix, "csc": matrix.tocsc(), "coo_array": sp.coo_array(matrix), "dok": matrix.todok()}
+    back = af.loads(af.dumps(values))
+    for name, value in values.items():
+        assert type(back[name]) is type(value), name
+        np.testing.assert_array_equal(back[name].toarray(), value.toarray())
+
+
+def test_a_model_trained_on_sparse_input():
+    import scipy.sparse as sp
+
+    sparse_x = sp.csr_matrix(X)
+    model = LogisticRegression(max_iter=500).fit(sparse_x, Y)
+    np.testing.assert_array_equal(af.loads(af.dumps(model)).predict(sparse_x), model.predict(sparse_x))
