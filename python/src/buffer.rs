@@ -40,7 +40,9 @@ impl AsRef<[u8]> for SharedMap {
 pub(crate) fn map_read_only(file: &File) -> std::io::Result<SharedMap> {
     // SAFETY: the caller of `load` promises (per its documented contract) that the file is not
     // modified while mapped; Amber's own writers only ever replace files by rename.
-    let map = unsafe { Mmap::map(file) }?;
+    // Populated up front: the CRC check (or the copy) reads every array page anyway, and one
+    // bulk fault is far cheaper than one per page.
+    let map = unsafe { MmapOptions::new().populate().map(file) }?;
     Ok(SharedMap(Arc::new(map)))
 }
 

@@ -57,6 +57,10 @@ fn encode_into<W: Write>(
     Encoder::new(py, writer, compression)?.encode(obj)
 }
 
+fn os_error(path: &std::path::Path, error: std::io::Error) -> PyErr {
+    PyOSError::new_err(format!("{}: {error}", path.display()))
+}
+
 /// Encodes `obj` as the bytes of an Amber file.
 #[pyfunction]
 fn dumps<'py>(
@@ -111,8 +115,16 @@ fn load_path<'py>(
     policy: Bound<'py, PyAny>,
     require_zero_copy: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let file = File::open(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
-    let map = map_read_only(&file).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let file = File::open(&path).map_err(|e| os_error(&path, e))?;
+    let map = match map_read_only(&file) {
+        Ok(map) => map,
+        // Some file systems cannot map; copies can come from plain reads instead.
+        Err(_) if mode == "copy" => {
+            let reader = Reader::open(&path, ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+            return Loader::new(py, &reader, policy, ArrayMemory::Copy)?.load();
+        }
+        Err(e) => return Err(os_error(&path, e)),
+    };
     let reader =
         Reader::from_storage(map.clone(), ReadOptions::default()).map_err(|e| format_error(py, &e))?;
     let memory = match mode {
@@ -132,8 +144,8 @@ fn load_path<'py>(
 /// Every type and global name in the graph of the file at `path`.
 #[pyfunction]
 fn type_names_path(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
-    let file = File::open(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
-    let map = map_read_only(&file).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+    let file = File::open(&path).map_err(|e| os_error(&path, e))?;
+    let map = map_read_only(&file).map_err(|e| os_error(&path, e))?;
     let reader = Reader::from_storage(map, ReadOptions::default()).map_err(|e| format_error(py, &e))?;
     Ok(type_names(reader.graph()))
 }
