@@ -30,8 +30,11 @@ pub use blocks::compressed_block;
 pub use model::roundtrip;
 pub use views::{check_views, views};
 
+/// A fuzz target: panics when it finds a bug.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name cargo-fuzz knows it by.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("parse_render", parse_render),
     ("roundtrip", roundtrip),
     ("views", views),
@@ -198,7 +201,7 @@ fn files_in(dir: &Path, extension: Option<&str>) -> Vec<(String, Vec<u8>)> {
 }
 
 /// For the targets' stable `main`: runs `target` on every file named on the command line.
-pub fn replay_args(target: fn(&[u8])) {
+pub fn replay_args(target: Target) {
     let paths: Vec<String> = std::env::args().skip(1).collect();
     if paths.is_empty() {
         eprintln!("usage: <target> FILE...   (replays inputs; build with cargo fuzz to fuzz)");

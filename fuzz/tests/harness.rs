@@ -7,7 +7,7 @@ use amberfile_fuzz::{regression_files, seed_files, SeededRng, TARGETS};
 /// Random inputs per target; each is a fresh buffer or a mutated seed.
 const RANDOM_CASES: usize = 3000;
 
-fn target(name: &str) -> fn(&[u8]) {
+fn target(name: &str) -> amberfile_fuzz::Target {
     TARGETS.iter().find(|(n, _)| *n == name).expect("known target").1
 }
 
