@@ -250,3 +250,19 @@ def test_a_hist_gradient_boosting_predictor_with_bad_nodes_is_refused():
     model._predictors[0][0].nodes["feature_idx"][0] = 5
     with pytest.raises(ValueError):
         af.loads(af.dumps(model))
+
+
+def test_builtin_containers_are_never_constructed_from_file_arguments():
+    huge = placeholder_class("hh.Huge", lambda self: (list, (range(10**12),)))
+    data = af.dumps(huge())
+    assert af.get_untrusted_types(data) == []
+    with pytest.raises(TypeError):
+        af.loads(data)
+    for cls, args in [(bytes, (10**12,)), (np.ndarray, ((10**6, 10**6),)), (np.float64, ("1.5",))]:
+        holder = placeholder_class("hh.Holder", lambda self, cls=cls, args=args: (cls, args))
+        with pytest.raises(TypeError):
+            af.loads(af.dumps(holder()))
+
+
+def test_slices_and_ranges_are_rebuilt():
+    assert af.loads(af.dumps([slice(1, 10, 2), range(3, 9)])) == [slice(1, 10, 2), range(3, 9)]

@@ -9,7 +9,9 @@ Rebuilding a trusted class (the file's ``args`` and ``state``):
 
 - no args: ``cls.__new__(cls)`` (numpy's random generators: ``cls()``, since their ``__new__``
   alone leaves them unusable);
-- args (a tuple): ``cls(*args)``, the constructor of a trusted type;
+- args (a tuple): ``cls(*args)``, the constructor of a trusted type (never for the builtin
+  container, number and string types, ndarray, dtype or numpy scalars: their values have node
+  kinds of their own, and a call like ``list(range(10**12))`` would exhaust memory);
 - then the state: ``cls.__setstate__(obj, state)`` if the class defines it, else pickle's
   default (``obj.__dict__.update(state)``, and slot values for a ``(dict, slots)`` pair).
 """
@@ -32,6 +34,10 @@ _BUILTIN_TYPES = frozenset(
         "range", "set", "slice", "str", "tuple",
     )
 )
+
+# Named freely (as globals) but never called with arguments from a file: their values have node
+# kinds of their own, and e.g. list(range(10**12)) would exhaust memory.
+_NOT_CONSTRUCTED = (_BUILTIN_TYPES - {"builtins.slice", "builtins.range"}) | {"numpy.ndarray", "numpy.dtype"}
 
 _NUMPY_RANDOM = frozenset(
     {
@@ -167,6 +173,9 @@ class Policy:
         if not isinstance(cls, type):
             raise TypeError(f"{cls!r} is not a class and cannot be instantiated from a file")
         if args is not None:
+            name = qualified_name(cls)
+            if name in _NOT_CONSTRUCTED or issubclass(cls, np.generic):
+                raise TypeError(f"{name} is not constructed from arguments in a file")
             return cls(*args)
         if qualified_name(cls) in _NUMPY_RANDOM:
             return cls()
