@@ -1,22 +1,42 @@
 //! The `amber` command-line tool (built with `--features cli`).
 //!
-//! Exit status: 0 on success; 1 when the file is not a valid Amber file (the spec's error class
-//! alone on the first line of standard output, an explanation with the byte offset on standard
-//! error); 2 for usage and I/O errors. Each subcommand is one variant of [`Command`] and one
-//! function returning [`Outcome`], so adding a subcommand touches nothing else.
+//! Each subcommand is one variant of [`Command`] and one module with a `run` function returning
+//! `Result<(), Failure>`; `main` turns a [`Failure`] into a message and an exit status. Modules:
+//! `inspect`, `verify`, `render`, `extract` (with `path`, the graph path syntax), `convert` (with
+//! `npy`, `npz` and `safetensors`, the foreign formats), `files` (opening Amber files, atomic
+//! output files, progress bars) and `failure` (exit statuses and messages).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod convert;
+mod extract;
+mod failure;
+mod files;
+mod inspect;
+mod npy;
+mod npz;
+mod path;
+mod render;
+mod safetensors;
+mod verify;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use amberfile::{render, Error, ReadOptions, Reader};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  an input file is invalid (for an Amber file, its error class is printed alone on the first
+     line of standard output and explained on standard error), or its content cannot be
+     represented in the requested output format
+  2  usage error (bad arguments, unknown graph path) or I/O error";
 
 #[derive(Parser)]
 #[command(
     name = "amber",
     version,
-    about = "Inspect and check Amber files (spec/amber.md)"
+    about = "Inspect, check and convert Amber files (spec/amber.md)",
+    after_help = EXIT_STATUS_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,64 +45,44 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Show the header, the object graph as a tree, every array's dtype, shape, size and codec,
+    /// and the totals.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Inspect(inspect::InspectArgs),
+    /// Check every validation rule and every CRC, and decode every compressed block.
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Verify(verify::VerifyArgs),
     /// Print the canonical JSON rendering of FILE (spec section 15), as the conformance suite
     /// expects: the object graph, and for each array its dtype, shape, order and the SHA-256
     /// of its logical bytes. Every array is decoded and every CRC checked.
-    Render {
-        /// The Amber file to render.
-        file: PathBuf,
-    },
+    #[command(after_help = EXIT_STATUS_HELP)]
+    Render(FileArg),
+    /// Write one array of an Amber file to a .npy file that numpy reads.
+    #[command(after_help = extract::EXTRACT_HELP)]
+    Extract(extract::ExtractArgs),
+    /// Convert between Amber and .npy, .npz or .safetensors, streaming array bytes unchanged.
+    #[command(after_help = convert::CONVERT_HELP)]
+    Convert(convert::ConvertArgs),
 }
 
-/// How a subcommand ended.
-enum Outcome {
-    Done,
-    /// The file broke a rule of the spec.
-    InvalidFile(PathBuf, Error),
-    /// The operating system or the output failed.
-    Failed(String),
+#[derive(Args)]
+struct FileArg {
+    /// The Amber file.
+    file: PathBuf,
 }
 
 fn main() -> ExitCode {
+    failure::install_panic_hook();
     let cli = Cli::parse();
-    let outcome = match cli.command {
-        Command::Render { file } => render_file(&file),
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Render(FileArg { file }) => render::run(&file),
+        Command::Extract(args) => extract::run(&args),
+        Command::Convert(args) => convert::run(&args),
     };
-    match outcome {
-        Outcome::Done => ExitCode::SUCCESS,
-        Outcome::InvalidFile(path, error) => {
-            // The class alone on stdout's first line is the conformance protocol (spec 15.4).
-            let _ = writeln!(std::io::stdout(), "{}", error.class());
-            eprintln!("amber: {}: {error}", path.display());
-            ExitCode::from(1)
-        }
-        Outcome::Failed(message) => {
-            eprintln!("amber: {message}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-/// Reads FILE into memory, validates it with the default limits (R1 to R56), and renders it;
-/// rendering reads every array in table order (R57 to R60).
-fn render_file(path: &Path) -> Outcome {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) => return Outcome::Failed(format!("{}: {e}", path.display())),
-    };
-    // The default verification policy checks each extent's CRC when its array is first read,
-    // which is the order the spec prescribes for rendering (R57 before R58, array by array).
-    let rendered = Reader::from_bytes(&bytes, ReadOptions::default())
-        .and_then(|reader| render::canonical_json_string(&reader));
-    match rendered {
-        Ok(json) => {
-            let mut stdout = std::io::stdout().lock();
-            match writeln!(stdout, "{json}").and_then(|()| stdout.flush()) {
-                Ok(()) => Outcome::Done,
-                Err(e) => Outcome::Failed(format!("writing the rendering: {e}")),
-            }
-        }
-        Err(error) if error.is_invalid_file() => Outcome::InvalidFile(path.to_path_buf(), error),
-        Err(error) => Outcome::Failed(format!("{}: {error}", path.display())),
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
     }
 }

@@ -1,0 +1,301 @@
+//! `amber convert IN OUT`: .npy, .npz and .safetensors into Amber, and Amber back out.
+//!
+//! The formats are chosen by file extension. Array bytes are copied unchanged and streamed:
+//! into Amber through `Writer::write_array_from_reader` straight from the input file, out of
+//! Amber through `Reader::for_each_chunk` from a mapping of it, so memory stays bounded by a
+//! few blocks whatever the file size.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use amberfile::{ArrayId, ArraySpec, Compression, DType, Graph, Node, PendingFile, WriteOptions, Writer};
+use clap::Args;
+use indicatif::ProgressBar;
+
+use crate::failure::Failure;
+use crate::files::{self, AtomicOutput, ProgressRead};
+use crate::{extract, npy, npz, safetensors};
+
+pub const CONVERT_HELP: &str = "\
+Formats are chosen by extension: .amber, .npy, .npz, .safetensors. One side must be .amber.
+  .npy          -> .amber  the graph is the array itself
+  .npz          -> .amber  the graph is a map from member name (without .npy) to array
+  .safetensors  -> .amber  the graph is a map from tensor name to array, in data order, after
+                           an optional \"__metadata__\" map of strings
+  .amber -> .npz, .safetensors, .npy  when the graph is a flat map of string keys to arrays
+                           (or a single array, for .npz and .npy); otherwise the error names
+                           the first entry that cannot be represented.
+Array bytes are copied unchanged: npy -> amber -> npy and safetensors -> amber -> safetensors
+give back the same bytes. Outputs are written to a temporary file and renamed into place.
+
+Exit status:
+  0  success
+  1  an input file is invalid, or its content cannot be represented in the output format
+  2  usage error or I/O error";
+
+#[derive(Args)]
+pub struct ConvertArgs {
+    /// The input file (.npy, .npz, .safetensors or .amber).
+    input: PathBuf,
+    /// The output file (.amber, or .npz, .safetensors or .npy from an Amber input).
+    output: PathBuf,
+    /// Compress arrays with zstd at this level (1-22; 3 is zstd's default). Amber output only.
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(i32).range(1..=22))]
+    compress: Option<i32>,
+    /// Byte-shuffle elements before compressing (helps floats). Needs --compress.
+    #[arg(long, requires = "compress")]
+    shuffle: bool,
+    /// Alignment of raw arrays in the Amber output: a power of two from 64 to 16777216
+    /// (e.g. 4096 for pages). Default 64.
+    #[arg(long, value_name = "N", value_parser = parse_alignment)]
+    alignment: Option<u32>,
+}
+
+fn parse_alignment(text: &str) -> Result<u32, String> {
+    let n: u32 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
+    let limits = amberfile::limits::MIN_ALIGNMENT..=amberfile::limits::MAX_ALIGNMENT;
+    if !n.is_power_of_two() || !limits.contains(&n) {
+        return Err(format!("{n} is not a power of two from 64 to 16777216"));
+    }
+    Ok(n)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Amber,
+    Npy,
+    Npz,
+    Safetensors,
+}
+
+fn format_of(path: &Path) -> Result<Format, Failure> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match extension.as_deref() {
+        Some("amber") => Ok(Format::Amber),
+        Some("npy") => Ok(Format::Npy),
+        Some("npz") => Ok(Format::Npz),
+        Some("safetensors") => Ok(Format::Safetensors),
+        _ => Err(Failure::Usage(format!(
+            "{}: unknown format; the extension must be .amber, .npy, .npz or .safetensors",
+            path.display()
+        ))),
+    }
+}
+
+pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
+    let (from, to) = (format_of(&args.input)?, format_of(&args.output)?);
+    if to != Format::Amber && (args.compress.is_some() || args.alignment.is_some()) {
+        return Err(Failure::Usage(
+            "--compress, --shuffle and --alignment apply only to .amber output".into(),
+        ));
+    }
+    match (from, to) {
+        (Format::Amber, Format::Amber) => Err(Failure::Usage(
+            "both files are .amber; convert goes between Amber and .npy, .npz or .safetensors".into(),
+        )),
+        (_, Format::Amber) => {
+            let compression = match args.compress {
+                Some(level) => Compression::Zstd {
+                    level,
+                    shuffle: args.shuffle,
+                },
+                None => Compression::None,
+            };
+            let options = WriteOptions {
+                alignment: args.alignment.unwrap_or(64),
+                compression,
+                ..WriteOptions::default()
+            };
+            let mut sink = AmberSink::create(&args.input, &args.output, options)?;
+            match from {
+                Format::Npy => npy_into(&args.input, &mut sink)?,
+                Format::Npz => npz::read_into(&args.input, &mut sink)?,
+                _ => safetensors::read_into(&args.input, &mut sink)?,
+            }
+            sink.commit()
+        }
+        (Format::Amber, Format::Npy) => amber_to_npy(&args.input, &args.output),
+        (Format::Amber, Format::Npz) => npz::write_from(&args.input, &args.output),
+        (Format::Amber, Format::Safetensors) => safetensors::write_from(&args.input, &args.output),
+        _ => Err(Failure::Usage(format!(
+            "cannot convert {:?} to {:?} directly; one side must be .amber",
+            from, to
+        ))),
+    }
+}
+
+/// A .npy file: its header, then exactly the array's bytes to the end of the file.
+fn npy_into(input: &Path, sink: &mut AmberSink<'_>) -> Result<(), Failure> {
+    let file = std::fs::File::open(input).map_err(|e| Failure::io(input, e))?;
+    let file_len = file.metadata().map_err(|e| Failure::io(input, e))?.len();
+    let mut source = io::BufReader::with_capacity(1 << 20, file);
+    let (header, header_len) =
+        npy::read_header(&mut source).map_err(|why| Failure::invalid_input(input, why))?;
+    let nbytes = header
+        .nbytes()
+        .ok_or_else(|| Failure::invalid_input(input, "the array's size overflows 64 bits"))?;
+    let data_len = file_len.saturating_sub(header_len);
+    if data_len != nbytes {
+        let relation = if data_len < nbytes {
+            "is truncated"
+        } else {
+            "has trailing bytes"
+        };
+        return Err(Failure::invalid_input(
+            input,
+            format!(
+                "the file {relation}: the header declares {nbytes} bytes of data, the file holds {data_len}"
+            ),
+        ));
+    }
+    sink.expect_bytes(nbytes);
+    sink.add_array(None, &header.spec(), source.take(nbytes))
+}
+
+fn amber_to_npy(input: &Path, output: &Path) -> Result<(), Failure> {
+    let reader = files::open_amber(input)?;
+    let graph = reader.graph();
+    let root = crate::path::look_through(graph, reader.root());
+    let Some(Node::Array(id)) = graph.get(root) else {
+        return Err(Failure::Unrepresentable(format!(
+            "{}: the graph's root is a {}, not an array; a .npy holds one array \
+             (use `amber extract FILE PATH -o OUT.npy`, or convert to .npz)",
+            input.display(),
+            graph.get(root).map_or("nothing", |n| n.kind_name())
+        )));
+    };
+    let out = AtomicOutput::create(output)?;
+    extract::write_npy(&reader, id, input, &out, "the root array")?;
+    out.commit()
+}
+
+/// An Amber file being written from a foreign input: arrays stream in, named entries collect
+/// for the root map, and `commit` writes the graph and renames the file into place.
+pub struct AmberSink<'i> {
+    input: &'i Path,
+    writer: Writer<PendingFile>,
+    compression: Compression,
+    /// Optional `__metadata__` map of strings (from .safetensors), then the named arrays.
+    pub metadata: Vec<(String, String)>,
+    entries: Vec<(String, ArrayId)>,
+    single: Option<ArrayId>,
+    pub bar: ProgressBar,
+}
+
+impl<'i> AmberSink<'i> {
+    fn create(input: &'i Path, output: &Path, options: WriteOptions) -> Result<Self, Failure> {
+        let compression = options.compression;
+        let writer =
+            Writer::create(output, options).map_err(|e| Failure::Io(format!("{}: {e}", output.display())))?;
+        Ok(AmberSink {
+            input,
+            writer,
+            compression,
+            metadata: Vec::new(),
+            entries: Vec::new(),
+            single: None,
+            bar: ProgressBar::hidden(),
+        })
+    }
+
+    /// Shows progress over `total` bytes of array data.
+    pub fn expect_bytes(&mut self, total: u64) {
+        self.bar = files::progress(total, "convert");
+    }
+
+    /// Streams one array of `spec` from `source` (exactly `spec.nbytes()` bytes). `name` is
+    /// the map key, or `None` when the array is the whole graph.
+    pub fn add_array(
+        &mut self,
+        name: Option<&str>,
+        spec: &ArraySpec,
+        source: impl Read,
+    ) -> Result<(), Failure> {
+        let what = name.map_or_else(|| "the array".to_string(), |n| format!("array '{n}'"));
+        let compression = self.compression;
+        let counted = ProgressRead {
+            inner: BoolCheck {
+                inner: source,
+                active: spec.dtype == DType::Bool,
+            },
+            bar: &self.bar,
+        };
+        let id = self
+            .writer
+            .write_array_from_reader(spec, counted, compression)
+            .map_err(|e| self.write_failure(&what, e))?;
+        match name {
+            Some(name) => self.entries.push((name.to_owned(), id)),
+            None => self.single = Some(id),
+        }
+        Ok(())
+    }
+
+    fn write_failure(&self, what: &str, error: amberfile::Error) -> Failure {
+        use amberfile::Error;
+        match error {
+            Error::LengthMismatch { .. } => Failure::invalid_input(
+                self.input,
+                format!("the data of {what} ends before its declared size"),
+            ),
+            Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidData => {
+                Failure::invalid_input(self.input, format!("{what}: {source}"))
+            }
+            Error::Io { source, .. } => Failure::Io(format!("{}: {what}: {source}", self.input.display())),
+            other => Failure::Unrepresentable(format!(
+                "{}: {what} cannot be stored in Amber: {other}",
+                self.input.display()
+            )),
+        }
+    }
+
+    fn commit(self) -> Result<(), Failure> {
+        self.bar.finish_and_clear();
+        let mut graph = Graph::new();
+        let root = match self.single {
+            Some(id) => graph.add(Node::Array(id)),
+            None => {
+                let mut pairs = Vec::with_capacity(self.entries.len() + 1);
+                if !self.metadata.is_empty() {
+                    let strings: Vec<[amberfile::NodeId; 2]> = self
+                        .metadata
+                        .iter()
+                        .map(|(k, v)| [graph.add(Node::Str(k)), graph.add(Node::Str(v))])
+                        .collect();
+                    let key = graph.add(Node::Str(safetensors::METADATA_KEY));
+                    pairs.push([key, graph.add(Node::Map(&strings))]);
+                }
+                for (name, id) in &self.entries {
+                    pairs.push([graph.add(Node::Str(name)), graph.add(Node::Array(*id))]);
+                }
+                graph.add(Node::Map(&pairs))
+            }
+        };
+        graph.set_root(root);
+        self.writer
+            .commit(&graph)
+            .map_err(|e| Failure::Io(format!("writing the Amber file: {e}")))
+    }
+}
+
+/// Refuses bool elements other than 0 and 1 (spec 13.6) while they stream through.
+struct BoolCheck<R> {
+    inner: R,
+    active: bool,
+}
+
+impl<R: Read> Read for BoolCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.active && buf[..n].iter().any(|&b| b > 1) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a bool element is neither 0 nor 1",
+            ));
+        }
+        Ok(n)
+    }
+}

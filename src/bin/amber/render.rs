@@ -1,0 +1,23 @@
+//! `amber render`: the canonical JSON rendering (spec 15), the conformance suite's protocol.
+
+use std::io::Write;
+use std::path::Path;
+
+use amberfile::{render, ReadOptions, Reader};
+
+use crate::failure::Failure;
+
+/// Reads FILE into memory, validates it with the default limits (R1 to R56), and renders it;
+/// rendering reads every array in table order (R57 to R60).
+pub fn run(path: &Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?;
+    // The default verification policy checks each extent's CRC when its array is first read,
+    // which is the order the spec prescribes for rendering (R57 before R58, array by array).
+    let json = Reader::from_bytes(&bytes, ReadOptions::default())
+        .and_then(|reader| render::canonical_json_string(&reader))
+        .map_err(|error| Failure::amber(path, error))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{json}")
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::Io(format!("writing the rendering: {e}")))
+}
