@@ -58,7 +58,6 @@ enum Command {
     #[command(after_help = EXIT_STATUS_HELP)]
     Render(FileArg),
     /// Write one array of an Amber file to a .npy file that numpy reads.
-    #[command(after_help = extract::EXTRACT_HELP)]
     Extract(extract::ExtractArgs),
     /// Convert between Amber and .npy, .npz or .safetensors, streaming array bytes unchanged.
     #[command(after_help = convert::CONVERT_HELP)]

@@ -28,7 +28,7 @@ Path syntax:
   - An object (instance of a named type) is transparent: the segment applies to its state, or
     to its constructor arguments when it has no state; '@state' and '@args' select either.
   - In keys, '~1' stands for '/' and '~0' for '~' (as in JSON Pointer).
-  Example: estimators_/3/tree_/nodes. `amber inspect FILE` prints every array's path.";
+  Example: estimators_/3/tree_/nodes. `amber inspect --json FILE` lists the paths of every array.";
 
 /// Follows `path` from the root. The error says which segment failed and what was there.
 pub fn resolve(graph: &Graph, root: NodeId, path: &str) -> Result<NodeId, String> {
