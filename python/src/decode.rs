@@ -21,6 +21,11 @@ use crate::dtypes::NumpyDtypes;
 use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
 use crate::errors::{format_error, invalid_graph};
 
+/// Deepest nesting of tuples and frozensets the loader builds. Python hashes and compares them
+/// recursively in C with no depth guard, so a deeper chain in a set or dict key could overflow
+/// the stack.
+const MAX_IMMUTABLE_DEPTH: u32 = 10_000;
+
 /// Every type and global name reachable from the root, sorted, without duplicates.
 pub(crate) fn type_names(graph: &Graph) -> Vec<String> {
     let mut names = Vec::new();
@@ -77,6 +82,8 @@ pub(crate) struct Loader<'py, 'r, S> {
     numpy: Bound<'py, PyModule>,
     memo: Vec<Option<Bound<'py, PyAny>>>,
     in_progress: Vec<bool>,
+    /// Nesting depth of each built tuple or frozenset (0 for other nodes).
+    immutable_depth: Vec<u32>,
 }
 
 impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
@@ -96,6 +103,7 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
             numpy: py.import("numpy")?,
             memo: vec![None; count],
             in_progress: vec![false; count],
+            immutable_depth: vec![0; count],
         })
     }
 
@@ -227,6 +235,23 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
 
     fn create(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
+        if let Node::Tuple(items) | Node::FrozenSet(items) = self.graph().node(id) {
+            let depth = 1 + items
+                .iter()
+                .map(|c| self.immutable_depth[c.index()])
+                .max()
+                .unwrap_or(0);
+            if depth > MAX_IMMUTABLE_DEPTH {
+                return Err(invalid_graph(
+                    py,
+                    &format!(
+                        "tuples nested deeper than {MAX_IMMUTABLE_DEPTH} at node {}",
+                        id.index()
+                    ),
+                ));
+            }
+            self.immutable_depth[id.index()] = depth;
+        }
         Ok(match self.graph().node(id) {
             Node::None => py.None().into_bound(py),
             Node::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),

@@ -26,6 +26,8 @@ use crate::errors::format_error;
 /// Names of the typed objects the package itself defines (see the README's mapping table).
 pub(crate) const BYTEARRAY: &str = "builtins.bytearray";
 pub(crate) const NUMPY_DTYPE: &str = "numpy.dtype";
+/// Masked arrays: args `(data, mask, None, False, True, 0, fill_value)` for the constructor.
+const MASKED_ARRAY: &str = "numpy.ma.core.MaskedArray";
 /// State of an object whose reduce value has list or dict items: `(state, listitems, dictitems)`.
 pub(crate) const REDUCE_STATE: &str = "amberfile.ReduceState";
 
@@ -35,6 +37,9 @@ const MAX_BIGINT_BYTES: usize = 1024;
 /// Python-side helpers the walk needs, looked up once.
 struct Helpers<'py> {
     ndarray: Bound<'py, PyAny>,
+    memmap: Bound<'py, PyAny>,
+    masked_array: Bound<'py, PyAny>,
+    masked_array_args: Bound<'py, PyAny>,
     generic: Bound<'py, PyAny>,
     np_dtype: Bound<'py, PyAny>,
     ascontiguousarray: Bound<'py, PyAny>,
@@ -52,6 +57,9 @@ impl<'py> Helpers<'py> {
         let names = py.import("amberfile._names")?;
         Ok(Helpers {
             ndarray: np.getattr("ndarray")?,
+            memmap: np.getattr("memmap")?,
+            masked_array: np.getattr("ma")?.getattr("MaskedArray")?,
+            masked_array_args: names.getattr("masked_array_args")?,
             generic: np.getattr("generic")?,
             np_dtype: np.getattr("dtype")?,
             ascontiguousarray: np.getattr("ascontiguousarray")?,
@@ -175,8 +183,18 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             let items = deterministic_order(set.iter().collect())?;
             let items = self.nodes_for(items);
             self.graph.set(id, Node::FrozenSet(&items));
-        } else if obj.is_instance(&self.helpers.ndarray)? {
+        } else if obj.is_exact_instance(&self.helpers.ndarray) || obj.is_instance(&self.helpers.memmap)? {
             self.encode_array(obj, id)?;
+        } else if obj.is_instance(&self.helpers.masked_array)? {
+            let args = self.helpers.masked_array_args.call1((obj,))?;
+            let args = self.node_for(&args);
+            self.set_object(id, MASKED_ARRAY, Some(args), None);
+        } else if obj.is_instance(&self.helpers.ndarray)? {
+            // A subclass (masked array, matrix) would silently lose what makes it one.
+            return Err(PyTypeError::new_err(format!(
+                "cannot dump the ndarray subclass {}; convert it with numpy.asarray first",
+                obj.get_type().name()?
+            )));
         } else if obj.is_instance(&self.helpers.generic)? {
             // A numpy scalar: its type by name, its value as a 0-d array.
             // Named after the type numpy gives back for the array's dtype (np.longlong and
@@ -415,7 +433,14 @@ fn deterministic_order(items: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<Bound<'_, P
     Ok(keyed.into_iter().map(|(_, item)| item).collect())
 }
 
+/// Nesting of tuples inside a set item beyond which its order is left as iterated.
+const MAX_PLAIN_DEPTH: u32 = 16;
+
 fn is_plain_value(item: &Bound<'_, PyAny>) -> bool {
+    is_plain_at_depth(item, 0)
+}
+
+fn is_plain_at_depth(item: &Bound<'_, PyAny>, depth: u32) -> bool {
     item.is_none()
         || item.is_exact_instance_of::<PyBool>()
         || item.is_exact_instance_of::<PyInt>()
@@ -425,8 +450,12 @@ fn is_plain_value(item: &Bound<'_, PyAny>) -> bool {
         || item.is_exact_instance_of::<PyBytes>()
         || item
             .cast_exact::<PyTuple>()
-            .is_ok_and(|t| t.iter().all(|i| is_plain_value(&i)))
+            .is_ok_and(|t| all_plain(t.iter(), depth))
         || item
             .cast_exact::<PyFrozenSet>()
-            .is_ok_and(|s| s.iter().all(|i| is_plain_value(&i)))
+            .is_ok_and(|s| all_plain(s.iter(), depth))
+}
+
+fn all_plain<'py>(mut items: impl Iterator<Item = Bound<'py, PyAny>>, depth: u32) -> bool {
+    depth < MAX_PLAIN_DEPTH && items.all(|i| is_plain_at_depth(&i, depth + 1))
 }

@@ -190,3 +190,53 @@ def test_dump_accepts_paths_and_file_objects(tmp_path):
     with open(tmp_path / "stream.amber", "rb") as stream:
         assert af.load(stream) == value
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".amber-")], "no temporary file left"
+
+
+def nested_tuple(depth: int) -> tuple:
+    nested: tuple = ()
+    for _ in range(depth):
+        nested = (nested,)
+    return nested
+
+
+def test_a_set_holding_a_deeply_nested_tuple():
+    back = roundtrip({nested_tuple(5_000), "x"})
+    assert len(back) == 2 and "x" in back
+
+
+def test_tuples_nested_deeper_than_python_can_hash_are_refused():
+    # Python hashes nested tuples recursively in C, with no depth guard: the loader refuses to
+    # build them (Python itself crashes hashing this one, so it is dumped inside a list).
+    data = af.dumps([nested_tuple(200_000), "x"])
+    with pytest.raises(af.FormatError) as info:
+        af.loads(data)
+    assert info.value.error_class == "InvalidGraph"
+
+
+def test_ndarray_subclasses_other_than_memmap_and_masked_arrays_are_refused(tmp_path):
+    import numpy as np
+
+    class Tagged(np.ndarray):
+        pass
+
+    with pytest.raises(TypeError):
+        af.dumps(np.zeros(2).view(Tagged))
+    mapped = np.memmap(tmp_path / "raw.bin", dtype=np.float32, mode="w+", shape=(4,))
+    mapped[:] = 2.0
+    back = roundtrip(mapped)
+    assert type(back) is np.ndarray and back.tolist() == [2.0] * 4
+
+
+def test_masked_arrays_keep_data_mask_and_fill_value():
+    import numpy as np
+
+    values = [
+        np.ma.masked_array([1.5, 2.5, 3.5], mask=[0, 1, 0], fill_value=-1.0),
+        np.ma.masked_array(np.array(["a", {"k": 1}], dtype=object), mask=[True, False]),
+        np.ma.masked_array(np.arange(4).reshape(2, 2)),
+    ]
+    for value, back in zip(values, roundtrip(values)):
+        assert type(back) is np.ma.MaskedArray
+        assert back.dtype == value.dtype and back.fill_value == value.fill_value
+        np.testing.assert_array_equal(np.ma.getmaskarray(back), np.ma.getmaskarray(value))
+        assert back.compressed().tolist() == value.compressed().tolist()

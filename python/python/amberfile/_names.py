@@ -40,3 +40,14 @@ def qualified_name(obj: Any) -> str:
     if found is not obj:
         raise TypeError(f"cannot record {obj!r} by name: {module}.{qualname} does not refer to it")
     return f"{module}.{qualname}"
+
+
+MASKED_ARRAY = "numpy.ma.core.MaskedArray"
+
+
+def masked_array_args(array: np.ma.MaskedArray) -> tuple[Any, ...]:
+    """Constructor arguments rebuilding a masked array:
+    ``MaskedArray(data, mask, dtype=None, copy=False, subok=True, ndmin=0, fill_value)``."""
+    if type(array) is not np.ma.MaskedArray:
+        raise TypeError(f"cannot dump the masked array subclass {type(array).__name__}")
+    return (np.asarray(array.data), np.ma.getmaskarray(array), None, False, True, 0, array.fill_value)

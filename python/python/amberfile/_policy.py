@@ -53,7 +53,7 @@ _NUMPY_RANDOM = frozenset(
 )
 
 _NUMPY_TYPES = (
-    frozenset({"numpy.dtype", "numpy.ndarray"})
+    frozenset({"numpy.dtype", "numpy.ndarray", "numpy.ma.core.MaskedArray"})
     | frozenset(qualified_name(t) for t in set(np.sctypeDict.values()))
     | _NUMPY_RANDOM
 )
@@ -283,9 +283,11 @@ def _check_width(obj: Any) -> None:
     tree = attributes.get("tree_")
     if tree is not None and getattr(tree, "n_features", n_features_in) != n_features_in:
         raise ValueError("a decision tree's n_features_in_ does not match its tree")
+    if not attributes.get("_predictors"):
+        return
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
 
-    for round_predictors in attributes.get("_predictors", None) or ():
+    for round_predictors in attributes["_predictors"]:
         for predictor in round_predictors:
             if isinstance(predictor, TreePredictor):
                 internal = predictor.nodes["is_leaf"] == 0
