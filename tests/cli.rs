@@ -413,8 +413,18 @@ fn usage_errors_exit_2_and_every_subcommand_has_help() {
     assert!(help.contains("estimators_/3/tree_/nodes") && help.contains("'~1' stands for '/'"));
 }
 
-/// Every named array of a flat Amber file: dtype, shape, order and logical bytes.
-fn flat_contents(path: &Path) -> Vec<(String, DType, Vec<u64>, Order, Vec<u8>)> {
+/// What a conversion must keep of one named array.
+#[derive(Debug, PartialEq)]
+struct NamedArray {
+    name: String,
+    dtype: DType,
+    shape: Vec<u64>,
+    order: Order,
+    bytes: Vec<u8>,
+}
+
+/// Every named array of a flat Amber file.
+fn flat_contents(path: &Path) -> Vec<NamedArray> {
     let bytes = std::fs::read(path).unwrap();
     let reader = Reader::from_bytes(&bytes, ReadOptions::default()).unwrap();
     let g = reader.graph();
@@ -424,13 +434,13 @@ fn flat_contents(path: &Path) -> Vec<(String, DType, Vec<u64>, Order, Vec<u8>)> 
         .map(|[k, v]| {
             let id = g.node(*v).as_array().unwrap();
             let info = reader.array_info(id).unwrap();
-            (
-                g.node(*k).as_str().unwrap().to_owned(),
-                info.dtype().clone(),
-                info.shape().to_vec(),
-                info.order(),
-                reader.read_bytes(id).unwrap().into_owned(),
-            )
+            NamedArray {
+                name: g.node(*k).as_str().unwrap().to_owned(),
+                dtype: info.dtype().clone(),
+                shape: info.shape().to_vec(),
+                order: info.order(),
+                bytes: reader.read_bytes(id).unwrap().into_owned(),
+            }
         })
         .collect()
 }
