@@ -17,10 +17,13 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, SGDClassifier
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -69,6 +72,11 @@ CASES = {
     "HistGradientBoostingRegressor": (
         lambda: HistGradientBoostingRegressor(max_iter=10, random_state=0), XR, YR, "predict"
     ),
+    "SGDClassifier": (lambda: SGDClassifier(random_state=0), X, Y, "decision_function"),
+    "KNeighborsClassifier": (KNeighborsClassifier, X, Y, "predict_proba"),
+    "MLPClassifier": (lambda: MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0), X, Y, "predict_proba"),
+    "CalibratedClassifierCV": (lambda: CalibratedClassifierCV(LogisticRegression(), cv=2), X, Y, "predict_proba"),
+    "FunctionTransformer": (lambda: FunctionTransformer(np.log1p), np.abs(X), None, "transform"),
     "KMeans": (lambda: KMeans(n_clusters=3, n_init=2, random_state=0), X, None, "transform"),
     "PCA": (lambda: PCA(n_components=3), X, None, "transform"),
     "StandardScaler": (StandardScaler, X, None, "transform"),
@@ -95,6 +103,7 @@ def dense(output):
 
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("mode", ["bytes", "file", "mmap", "compressed"])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_fitted_estimators_round_trip(name, mode, tmp_path):
     factory, data, targets, method = CASES[name]
     model = factory().fit(data, targets) if targets is not None else factory().fit(data)

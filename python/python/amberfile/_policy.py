@@ -73,6 +73,10 @@ _SKLEARN_INTERNAL_PREFIXES = (
     "sklearn.utils._bunch.",
     "sklearn.metrics._scorer.",
     "sklearn.model_selection._split.",
+    "sklearn.metrics._dist_metrics.",
+    "sklearn.neural_network._stochastic_optimizers.",
+    "sklearn.linear_model._sgd_fast.",
+    "sklearn.calibration._CalibratedClassifier",
 )
 
 
@@ -132,6 +136,12 @@ def _scipy_sparse_object(name: str) -> Any:
     return cls if issubclass(cls, _spbase) else None
 
 
+def _is_numpy_ufunc(name: str) -> bool:
+    """numpy's ufuncs (``numpy.log1p``, as FunctionTransformer holds) are pure element-wise math."""
+    module, _, attribute = name.partition(".")
+    return module == "numpy" and attribute.isidentifier() and isinstance(getattr(np, attribute, None), np.ufunc)
+
+
 class Policy:
     """The default trust set plus the caller's ``trusted`` names."""
 
@@ -143,7 +153,7 @@ class Policy:
 
     def is_trusted(self, name: str) -> bool:
         """True if ``name`` may be rebuilt. May import scikit-learn or scipy modules."""
-        if name in DEFAULT_TRUSTED or name in self.extra:
+        if name in DEFAULT_TRUSTED or name in self.extra or _is_numpy_ufunc(name):
             return True
         return _sklearn_object(name) is not None or _scipy_sparse_object(name) is not None
 
