@@ -154,20 +154,25 @@ def write(path, data) -> str:
     return str(path)
 
 
-def test_random_corruption_never_crashes():
+@pytest.mark.parametrize("mode", ["bytes", "copy", "r", "c"])
+def test_random_corruption_never_crashes(mode, tmp_path):
     """Metadata bytes flipped with CRCs recomputed reach the parser and the graph builder."""
     model = DecisionTreeClassifier(random_state=0, max_depth=3).fit(np.eye(6), [0, 1, 2, 0, 1, 2])
     data = af.dumps({"model": model, "items": [1, "two", (3.0,), {4}], "raw": b"bytes"})
     offset, length = struct.unpack_from("<QQ", data[-32:])
     rng = random.Random(1234)
     outcomes = {"ok": 0, "rejected": 0}
-    for _ in range(600):
+    for _ in range(600 if mode == "bytes" else 150):
         metadata = bytearray(data[offset : offset + length])
         for _ in range(rng.randint(1, 4)):
             metadata[rng.randrange(len(metadata))] = rng.randrange(256)
         mutated = retarget_bytes(data, bytes(metadata))
         try:
-            af.loads(mutated)
+            if mode == "bytes":
+                af.loads(mutated)
+            else:
+                path = write(tmp_path / "mutated.amber", mutated)
+                af.load(path, mmap_mode=None if mode == "copy" else mode)
             outcomes["ok"] += 1
         except (af.AmberError, TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError):
             outcomes["rejected"] += 1
