@@ -7,7 +7,7 @@ use amberfile::{ArrayId, Node, Reader};
 use clap::Args;
 
 use crate::failure::Failure;
-use crate::files::{self, AtomicOutput, WRITE_PIECE};
+use crate::files::{self, AtomicOutput};
 use crate::npy::{self, NpyHeader};
 use crate::path;
 
@@ -81,23 +81,7 @@ pub fn write_npy_to<S: AsRef<[u8]>>(
         .map_err(|why| Failure::Unrepresentable(format!("{what} cannot be written to .npy: {why}")))?;
     sink.write_all(&encoded).map_err(|e| Failure::io(target, e))?;
     let bar = files::progress(info.nbytes(), "extract");
-    let mut io_error = None;
-    let result = reader.for_each_chunk(id, |chunk| {
-        for piece in chunk.chunks(WRITE_PIECE) {
-            if let Err(e) = sink.write_all(piece) {
-                io_error = Some(e);
-                return Err(amberfile::Error::Io {
-                    offset: 0,
-                    source: std::io::Error::other("output failed"),
-                });
-            }
-            bar.inc(piece.len() as u64);
-        }
-        Ok(())
-    });
+    let streamed = files::stream_array(reader, id, sink, &bar, (source, target));
     bar.finish_and_clear();
-    if let Some(e) = io_error {
-        return Err(Failure::io(target, e));
-    }
-    result.map_err(|error| Failure::amber(source, error))
+    streamed
 }

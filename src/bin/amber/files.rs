@@ -49,6 +49,37 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// Writes array `id`'s logical bytes to `sink` in pieces of [`WRITE_PIECE`], advancing `bar`.
+/// `files` are the Amber file (named in errors about its content) and the output (named in
+/// I/O errors).
+pub fn stream_array<S: AsRef<[u8]>>(
+    reader: &Reader<S>,
+    id: amberfile::ArrayId,
+    sink: &mut impl io::Write,
+    bar: &ProgressBar,
+    (source, target): (&Path, &Path),
+) -> Result<(), Failure> {
+    let mut output_error = None;
+    let result = reader.for_each_chunk(id, |chunk| {
+        for piece in chunk.chunks(WRITE_PIECE) {
+            if let Err(e) = sink.write_all(piece) {
+                output_error = Some(e);
+                // Stops the walk; the real error is the one kept above.
+                return Err(amberfile::Error::Io {
+                    offset: 0,
+                    source: io::Error::other("output failed"),
+                });
+            }
+            bar.inc(piece.len() as u64);
+        }
+        Ok(())
+    });
+    match output_error {
+        Some(e) => Err(Failure::io(target, e)),
+        None => result.map_err(|e| Failure::amber(source, e)),
+    }
+}
+
 /// A reader that advances a progress bar by the bytes it reads.
 pub struct ProgressRead<'p, R> {
     pub inner: R,

@@ -251,17 +251,11 @@ fn child_items(graph: &Graph, id: NodeId, node: Node<'_>, parent: Option<&str>) 
                 }
             })
             .collect(),
-        Node::List(items) | Node::Tuple(items) | Node::Set(items) | Node::FrozenSet(items) => items
-            .iter()
-            .enumerate()
-            .map(|(i, child)| Child {
-                id: *child,
-                label: format!("[{i}]: "),
-                path: sub(&i.to_string()),
-                position: i,
-            })
-            .collect(),
-        Node::ObjectArray { items, .. } => items
+        Node::List(items)
+        | Node::Tuple(items)
+        | Node::Set(items)
+        | Node::FrozenSet(items)
+        | Node::ObjectArray { items, .. } => items
             .iter()
             .enumerate()
             .map(|(i, child)| Child {

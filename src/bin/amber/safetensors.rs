@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 
 use crate::convert::AmberSink;
 use crate::failure::Failure;
-use crate::files::{self, AtomicOutput, WRITE_PIECE};
+use crate::files::{self, AtomicOutput};
 use crate::npz::flat_arrays;
 
 /// The reserved header key for string metadata, kept as a map of strings in Amber.
@@ -240,24 +240,7 @@ pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
     sink.write_all(header.as_bytes()).map_err(io)?;
     let bar = files::progress(offset, "convert");
     for (_, id) in &arrays {
-        let mut io_error = None;
-        let result = reader.for_each_chunk(*id, |chunk| {
-            for piece in chunk.chunks(WRITE_PIECE) {
-                if let Err(e) = sink.write_all(piece) {
-                    io_error = Some(e);
-                    return Err(amberfile::Error::Io {
-                        offset: 0,
-                        source: std::io::Error::other("output failed"),
-                    });
-                }
-                bar.inc(piece.len() as u64);
-            }
-            Ok(())
-        });
-        if let Some(e) = io_error {
-            return Err(Failure::io(output, e));
-        }
-        result.map_err(|e| Failure::amber(input, e))?;
+        files::stream_array(&reader, *id, &mut sink, &bar, (input, output))?;
     }
     bar.finish_and_clear();
     sink.flush().map_err(io)?;
