@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Builds the amberfile Python package into the repository's .venv (created if missing), then
 # runs its tests. Needs python3 (3.11+) and cargo; fetches Python dependencies with pip.
+# tests/test_cli_interop.py also needs the `amber` CLI: built here unless AMBER_BIN names one.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-venv="$(dirname "$here")/.venv"
+root="$(dirname "$here")"
+venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet maturin numpy scikit-learn scipy pytest
+"$venv/bin/python" -m pip install --quiet maturin numpy scikit-learn scipy safetensors pytest
 "$venv/bin/python" -m pip install --quiet "$here"
+if [ -z "${AMBER_BIN:-}" ]; then
+    (cd "$root" && cargo build --quiet --release --features cli --bin amber)
+fi
 cd "$here"
 "$venv/bin/python" -m pytest -q tests "$@"
