@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
 
-use amberfile::{Compression, ReadOptions, Reader, WriteOptions, Writer};
+use amberfile::{Compression, ReadOptions, Reader, Verify, WriteOptions, Writer};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -55,6 +55,19 @@ fn encode_into<W: Write>(
     compression: Compression,
 ) -> PyResult<amberfile::Graph> {
     Encoder::new(py, writer, compression)?.encode(obj)
+}
+
+/// Header, trailer and metadata CRCs are always checked; array CRCs when an array is first
+/// read, unless the caller opts out (the structure is validated either way).
+fn read_options(verify_arrays: bool) -> ReadOptions {
+    ReadOptions {
+        verify: if verify_arrays {
+            Verify::OnFirstAccess
+        } else {
+            Verify::Explicit
+        },
+        ..ReadOptions::default()
+    }
 }
 
 fn os_error(path: &std::path::Path, error: std::io::Error) -> PyErr {
@@ -99,9 +112,10 @@ fn load_bytes<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyBytes>,
     policy: Bound<'py, PyAny>,
+    verify_arrays: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let reader =
-        Reader::from_bytes(data.as_bytes(), ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+        Reader::from_bytes(data.as_bytes(), read_options(verify_arrays)).map_err(|e| format_error(py, &e))?;
     Loader::new(py, &reader, policy, ArrayMemory::Copy)?.load()
 }
 
@@ -114,19 +128,20 @@ fn load_path<'py>(
     mode: &str,
     policy: Bound<'py, PyAny>,
     require_zero_copy: bool,
+    verify_arrays: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let options = read_options(verify_arrays);
     let file = File::open(&path).map_err(|e| os_error(&path, e))?;
     let map = match map_read_only(&file) {
         Ok(map) => map,
         // Some file systems cannot map; copies can come from plain reads instead.
         Err(_) if mode == "copy" => {
-            let reader = Reader::open(&path, ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+            let reader = Reader::open(&path, options).map_err(|e| format_error(py, &e))?;
             return Loader::new(py, &reader, policy, ArrayMemory::Copy)?.load();
         }
         Err(e) => return Err(os_error(&path, e)),
     };
-    let reader =
-        Reader::from_storage(map.clone(), ReadOptions::default()).map_err(|e| format_error(py, &e))?;
+    let reader = Reader::from_storage(map.clone(), options).map_err(|e| format_error(py, &e))?;
     let memory = match mode {
         "copy" => ArrayMemory::Copy,
         "r" => ArrayMemory::Mapped {

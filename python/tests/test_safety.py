@@ -271,3 +271,18 @@ def test_builtin_containers_are_never_constructed_from_file_arguments():
 
 def test_slices_and_ranges_are_rebuilt():
     assert af.loads(af.dumps([slice(1, 10, 2), range(3, 9)])) == [slice(1, 10, 2), range(3, 9)]
+
+
+def test_verify_false_skips_array_crcs_only(tmp_path):
+    array = np.arange(1000, dtype=np.int64)
+    data = bytearray(af.dumps(array))
+    position = bytes(data).find(array[500:501].tobytes())
+    data[position] ^= 0xFF
+    path = write(tmp_path / "flipped.amber", data)
+    assert af.loads(bytes(data), verify=False)[500] != 500
+    assert af.load(path, mmap_mode="r", verify=False)[500] != 500
+    with pytest.raises(af.ChecksumError):
+        af.load(path, mmap_mode="r")
+    data[-40] ^= 0xFF  # inside the metadata: always checked
+    with pytest.raises(af.ChecksumError):
+        af.loads(bytes(data), verify=False)

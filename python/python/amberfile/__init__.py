@@ -86,9 +86,14 @@ def dump(
         filename_or_fileobj.write(dumps(obj, compress, alignment=alignment))  # type: ignore[union-attr]
 
 
-def loads(data: bytes | bytearray | memoryview, trusted: Iterable[str] | None = None) -> Any:
-    """Rebuilds the value held in ``data``. Arrays are writable copies."""
-    return _native.load_bytes(_as_bytes(data), Policy(trusted))
+def loads(
+    data: bytes | bytearray | memoryview, trusted: Iterable[str] | None = None, *, verify: bool = True
+) -> Any:
+    """Rebuilds the value held in ``data``. Arrays are writable copies.
+
+    ``verify=False`` skips the CRC-32 of array data (the structure, the header, trailer and
+    metadata CRCs are always checked, and compressed blocks before they are decoded)."""
+    return _native.load_bytes(_as_bytes(data), Policy(trusted), verify)
 
 
 def load(
@@ -97,6 +102,7 @@ def load(
     trusted: Iterable[str] | None = None,
     *,
     require_zero_copy: bool = False,
+    verify: bool = True,
 ) -> Any:
     """Rebuilds the value stored in a file.
 
@@ -110,16 +116,19 @@ def load(
     The file must not be modified or truncated in place while mapped (``dump`` replaces files
     by rename, which is safe). ``trusted`` adds names to the types that may be rebuilt; any
     other untrusted name raises ``UntrustedTypeError`` before anything is built.
+
+    Each array's CRC-32 is checked when it is loaded, which reads a mapped array once;
+    ``verify=False`` skips that (the file's structure and metadata are always checked).
     """
     policy = Policy(trusted)
     if mmap_mode not in (None, "r", "c"):
         raise ValueError(f'mmap_mode must be None, "r" or "c", not {mmap_mode!r}')
     if _is_path(filename_or_fileobj):
         mode = "copy" if mmap_mode is None else mmap_mode
-        return _native.load_path(os.fspath(filename_or_fileobj), mode, policy, require_zero_copy)
+        return _native.load_path(os.fspath(filename_or_fileobj), mode, policy, require_zero_copy, verify)
     if mmap_mode is not None:
         raise ValueError("mmap_mode needs a path, not a file object")
-    return _native.load_bytes(_as_bytes(filename_or_fileobj.read()), policy)  # type: ignore[union-attr]
+    return _native.load_bytes(_as_bytes(filename_or_fileobj.read()), policy, verify)  # type: ignore[union-attr]
 
 
 def get_untrusted_types(
