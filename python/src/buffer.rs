@@ -37,12 +37,17 @@ impl AsRef<[u8]> for SharedMap {
 /// The mapping carries memmap2's contract, which `load`'s documentation hands on to the user: the
 /// file must not be modified or truncated while any array loaded with `mmap_mode` is alive.
 /// `dump` itself replaces files by rename, which leaves existing mappings intact.
-pub(crate) fn map_read_only(file: &File) -> std::io::Result<SharedMap> {
+///
+/// `populate` faults every page in up front: when the CRC check or a copy reads every array
+/// page anyway, one bulk fault is far cheaper than one per page.
+pub(crate) fn map_read_only(file: &File, populate: bool) -> std::io::Result<SharedMap> {
+    let mut options = MmapOptions::new();
+    if populate {
+        options.populate();
+    }
     // SAFETY: the caller of `load` promises (per its documented contract) that the file is not
     // modified while mapped; Amber's own writers only ever replace files by rename.
-    // Populated up front: the CRC check (or the copy) reads every array page anyway, and one
-    // bulk fault is far cheaper than one per page.
-    let map = unsafe { MmapOptions::new().populate().map(file) }?;
+    let map = unsafe { options.map(file) }?;
     Ok(SharedMap(Arc::new(map)))
 }
 

@@ -132,7 +132,7 @@ fn load_path<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let options = read_options(verify_arrays);
     let file = File::open(&path).map_err(|e| os_error(&path, e))?;
-    let map = match map_read_only(&file) {
+    let map = match map_read_only(&file, verify_arrays || mode == "copy") {
         Ok(map) => map,
         // Some file systems cannot map; copies can come from plain reads instead.
         Err(_) if mode == "copy" => {
@@ -160,7 +160,7 @@ fn load_path<'py>(
 #[pyfunction]
 fn type_names_path(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
     let file = File::open(&path).map_err(|e| os_error(&path, e))?;
-    let map = map_read_only(&file).map_err(|e| os_error(&path, e))?;
+    let map = map_read_only(&file, false).map_err(|e| os_error(&path, e))?;
     let reader = Reader::from_storage(map, ReadOptions::default()).map_err(|e| format_error(py, &e))?;
     Ok(type_names(reader.graph()))
 }
