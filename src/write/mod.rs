@@ -243,6 +243,10 @@ impl<W: Write> Writer<W> {
             Codec::Zstd if block_size == 0 => (self.options.block_size / itemsize).max(1) * itemsize,
             _ => block_size,
         };
+        if block_size > MAX_BLOCK_SIZE {
+            // Only an empty array gets here: a larger element admits no valid block size.
+            return Err(Error::limit(0, "one element is larger than the largest block"));
+        }
         let id = ArrayId(u32::try_from(self.arrays.len()).map_err(|_| Error::limit(0, "too many arrays"))?);
         self.arrays.push(WrittenArray {
             dtype,
@@ -470,11 +474,12 @@ impl Writer<PendingFile> {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let temp = tempfile::Builder::new()
-            .prefix(".amber-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::io(0, e))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".amber-").suffix(".tmp");
+        // The finished file gets a new file's usual mode (0666 less the umask), not 0600.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let temp = builder.tempfile_in(&dir).map_err(|e| Error::io(0, e))?;
         let fsync = options.fsync;
         let pending = PendingFile {
             file: BufWriter::with_capacity(1 << 20, temp),
