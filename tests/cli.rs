@@ -362,6 +362,18 @@ fn extract_explains_bad_paths_and_unrepresentable_dtypes() {
     );
     let not_array = run("estimators_").code(2);
     assert!(stderr_of(&not_array).contains("leads to a list, not an array"));
+
+    // Outputs get a new file's usual permissions, not a temporary file's 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        run("coef_").success();
+        let reference = dir.path().join("reference");
+        std::fs::File::create(&reference).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode();
+        assert_eq!(mode(&out), mode(&reference));
+        std::fs::remove_file(&out).unwrap();
+    }
     assert!(!out.exists(), "no output file is left behind after a failure");
 
     let bf16 = dir.path().join("bf16.amber");
@@ -501,7 +513,7 @@ fn convert_names_what_cannot_be_represented() {
     let out = dir.path().join("out.npz");
     let refused = amber().arg("convert").arg(&file).arg(&out).assert().code(1);
     assert!(
-        stderr_of(&refused).contains("the graph's root is a object"),
+        stderr_of(&refused).contains("the graph's root is an object"),
         "{}",
         stderr_of(&refused)
     );

@@ -161,10 +161,10 @@ fn amber_to_npy(input: &Path, output: &Path) -> Result<(), Failure> {
     let root = crate::path::look_through(graph, reader.root());
     let Some(Node::Array(id)) = graph.get(root) else {
         return Err(Failure::Unrepresentable(format!(
-            "{}: the graph's root is a {}, not an array; a .npy holds one array \
+            "{}: the graph's root is {}, not an array; a .npy holds one array \
              (use `amber extract FILE PATH -o OUT.npy`, or convert to .npz)",
             input.display(),
-            graph.get(root).map_or("nothing", |n| n.kind_name())
+            crate::failure::with_article(graph.get(root).map_or("nothing", |n| n.kind_name()))
         )));
     };
     let out = AtomicOutput::create(output)?;

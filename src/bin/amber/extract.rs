@@ -39,8 +39,9 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
     let Some(Node::Array(id)) = graph.get(node) else {
         let kind = graph.get(node).map_or("nothing", |n| n.kind_name());
         return Err(Failure::Usage(format!(
-            "path '{}' leads to a {kind}, not an array (run `amber inspect` to see the paths of arrays)",
-            args.path
+            "path '{}' leads to {}, not an array (`amber inspect --json` lists the paths of arrays)",
+            args.path,
+            crate::failure::with_article(kind)
         )));
     };
     let output = AtomicOutput::create(&args.output)?;

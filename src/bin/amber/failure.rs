@@ -85,6 +85,16 @@ impl Failure {
     }
 }
 
+/// `a list`, `an object`: a kind name with its article, for messages.
+pub fn with_article(kind: &str) -> String {
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {kind}")
+}
+
 /// A plain-language explanation of an error class (spec 9.1), for people who do not know it.
 pub fn explain(class: &str) -> &'static str {
     match class {

@@ -107,11 +107,12 @@ impl AtomicOutput {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let file = tempfile::Builder::new()
-            .prefix(".amber-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(|e| Failure::io(target, e))?;
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".amber-").suffix(".tmp");
+        // The output gets a new file's usual mode (0666 less the umask), not a temp file's 0600.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+        let file = builder.tempfile_in(dir).map_err(|e| Failure::io(target, e))?;
         Ok(AtomicOutput {
             file,
             target: target.to_path_buf(),

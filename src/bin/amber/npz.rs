@@ -14,7 +14,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
 use crate::convert::AmberSink;
 use crate::extract::write_npy_to;
-use crate::failure::Failure;
+use crate::failure::{with_article, Failure};
 use crate::files::{self, AtomicOutput};
 use crate::npy;
 
@@ -90,7 +90,7 @@ pub fn flat_arrays<S: AsRef<[u8]>>(
         (Some(Node::Map(_)), _) => {}
         (node, _) => {
             let kind = node.map_or("nothing", |n| n.kind_name());
-            return Err(cannot(format!("the graph's root is a {kind}")));
+            return Err(cannot(format!("the graph's root is {}", with_article(kind))));
         }
     }
     let entries = graph.get(root).and_then(|n| n.as_map()).unwrap_or_default();
@@ -99,7 +99,7 @@ pub fn flat_arrays<S: AsRef<[u8]>>(
     for [k, v] in entries {
         let Some(Node::Str(name)) = graph.get(*k) else {
             let kind = graph.get(*k).map_or("missing", |n| n.kind_name());
-            return Err(cannot(format!("the root map has a {kind} key")));
+            return Err(cannot(format!("the root map has {} key", with_article(kind))));
         };
         if !seen.insert(name) {
             return Err(cannot(format!("the key '{name}' appears twice")));
@@ -111,7 +111,10 @@ pub fn flat_arrays<S: AsRef<[u8]>>(
             Some(Node::Array(id)) => out.push((name.to_owned(), id)),
             other => {
                 let kind = other.map_or("missing", |n| n.kind_name());
-                return Err(cannot(format!("'{name}' is a {kind}, not an array")));
+                return Err(cannot(format!(
+                    "'{name}' is {}, not an array",
+                    with_article(kind)
+                )));
             }
         }
     }

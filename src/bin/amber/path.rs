@@ -17,6 +17,8 @@
 
 use amberfile::{Graph, Node, NodeId};
 
+use crate::failure::with_article;
+
 pub const PATH_SYNTAX_HELP: &str = "\
 Path syntax:
   Segments separated by '/', walked from the root; a leading '/' is optional and the empty
@@ -111,18 +113,24 @@ fn step_through(graph: &Graph, node: NodeId, segment: &str, hops: u32) -> Result
             let inner = state.or(args).ok_or("the object is empty")?;
             step_through(graph, inner, segment, hops + 1)
         }
-        other => Err(format!("a {} has no children", describe_kind(&other))),
+        other => Err(format!(
+            "{} has no children",
+            with_article(&describe_kind(&other))
+        )),
     }
 }
 
 fn index(items: &[NodeId], segment: &str, kind: &str) -> Result<NodeId, String> {
     let i: usize = segment
         .parse()
-        .map_err(|_| format!("a {kind} is indexed by a number from 0"))?;
-    items
-        .get(i)
-        .copied()
-        .ok_or_else(|| format!("index {i} is past the end of a {kind} of {} items", items.len()))
+        .map_err(|_| format!("{} is indexed by a number from 0", with_article(kind)))?;
+    items.get(i).copied().ok_or_else(|| {
+        format!(
+            "index {i} is past the end of {} of {} items",
+            with_article(kind),
+            items.len()
+        )
+    })
 }
 
 /// Looks through objects to what they hold (for a path that ends on an object whose state is
