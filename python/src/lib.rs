@@ -28,12 +28,12 @@ use decode::{type_names, ArrayMemory, Loader};
 use encode::Encoder;
 use errors::format_error;
 
-fn write_options(compress: i32, alignment: u32) -> PyResult<WriteOptions> {
+fn write_options(compress: i32, shuffle: bool, alignment: u32) -> PyResult<WriteOptions> {
     let compression = match compress {
         0 => Compression::None,
         1..=22 => Compression::Zstd {
             level: compress,
-            shuffle: true,
+            shuffle,
         },
         _ => {
             return Err(PyValueError::new_err(format!(
@@ -80,9 +80,10 @@ fn dumps<'py>(
     py: Python<'py>,
     obj: &Bound<'py, PyAny>,
     compress: i32,
+    shuffle: bool,
     alignment: u32,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let options = write_options(compress, alignment)?;
+    let options = write_options(compress, shuffle, alignment)?;
     let compression = options.compression;
     let mut writer = Writer::new(Vec::new(), options).map_err(|e| format_error(py, &e))?;
     let graph = encode_into(py, obj, &mut writer, compression)?;
@@ -97,9 +98,10 @@ fn dump_path(
     obj: &Bound<'_, PyAny>,
     path: PathBuf,
     compress: i32,
+    shuffle: bool,
     alignment: u32,
 ) -> PyResult<()> {
-    let options = write_options(compress, alignment)?;
+    let options = write_options(compress, shuffle, alignment)?;
     let compression = options.compression;
     let mut writer = Writer::create(&path, options).map_err(|e| format_error(py, &e))?;
     let graph = encode_into(py, obj, &mut writer, compression)?;

@@ -57,14 +57,17 @@ def _as_bytes(data: bytes | bytearray | memoryview) -> bytes:
     return data if isinstance(data, bytes) else bytes(data)
 
 
-def dumps(obj: Any, compress: int | bool = 0, *, alignment: int = _DEFAULT_ALIGNMENT) -> bytes:
+def dumps(
+    obj: Any, compress: int | bool = 0, *, shuffle: bool = True, alignment: int = _DEFAULT_ALIGNMENT
+) -> bytes:
     """Encodes ``obj`` as the bytes of an Amber file.
 
     ``compress`` is the zstd level (0 stores arrays raw and memory-mappable; ``True`` means 3);
-    compressed arrays are byte-shuffled first. ``alignment`` (a power of two, 64 to 2**24) is
-    where raw arrays start in the file.
+    with ``shuffle`` (the default) compressed arrays are byte-shuffled first, which helps
+    numeric data. ``alignment`` (a power of two, 64 to 2**24) is where raw arrays start in the
+    file.
     """
-    return _native.dumps(obj, _level(compress), alignment)
+    return _native.dumps(obj, _level(compress), shuffle, alignment)
 
 
 def dump(
@@ -72,6 +75,7 @@ def dump(
     filename_or_fileobj: PathOrFile,
     compress: int | bool = 0,
     *,
+    shuffle: bool = True,
     alignment: int = _DEFAULT_ALIGNMENT,
 ) -> None:
     """Writes ``obj`` to a path or a binary file object.
@@ -81,9 +85,9 @@ def dump(
     receives the whole encoded file with one ``write`` call.
     """
     if _is_path(filename_or_fileobj):
-        _native.dump_path(obj, os.fspath(filename_or_fileobj), _level(compress), alignment)
+        _native.dump_path(obj, os.fspath(filename_or_fileobj), _level(compress), shuffle, alignment)
     else:
-        filename_or_fileobj.write(dumps(obj, compress, alignment=alignment))  # type: ignore[union-attr]
+        filename_or_fileobj.write(dumps(obj, compress, shuffle=shuffle, alignment=alignment))  # type: ignore[union-attr]
 
 
 def loads(
