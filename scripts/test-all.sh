@@ -22,6 +22,9 @@ step "conformance suite against amber render"
 cargo build --release --features cli --bin amber
 python3 conformance/run -- target/release/amber
 
+step "python package (numpy, scikit-learn, safetensors, the amber CLI)"
+bash python/test.sh
+
 # (further steps are added as their parts land)
 
 printf '\nall test steps passed\n'
