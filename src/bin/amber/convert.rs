@@ -27,6 +27,7 @@ Formats are chosen by extension: .amber, .npy, .npz, .safetensors. One side must
                            the first entry that cannot be represented.
 Array bytes are copied unchanged: npy -> amber -> npy and safetensors -> amber -> safetensors
 give back the same bytes. Outputs are written to a temporary file and renamed into place.
+Jobs over 100 MiB show a progress bar on standard error when it is a terminal.
 
 Exit status:
   0  success

@@ -50,11 +50,16 @@ enum Command {
     #[command(after_help = EXIT_STATUS_HELP)]
     Inspect(inspect::InspectArgs),
     /// Check every validation rule and every CRC, and decode every compressed block.
+    ///
+    /// Files with more than 100 MiB of array data show a progress bar on standard error when
+    /// it is a terminal.
     #[command(after_help = EXIT_STATUS_HELP)]
     Verify(verify::VerifyArgs),
-    /// Print the canonical JSON rendering of FILE (spec section 15), as the conformance suite
-    /// expects: the object graph, and for each array its dtype, shape, order and the SHA-256
-    /// of its logical bytes. Every array is decoded and every CRC checked.
+    /// Print the canonical JSON rendering of FILE (spec section 15).
+    ///
+    /// The rendering is what the conformance suite compares: the object graph, and for each
+    /// array its dtype, shape, order and the SHA-256 of its logical bytes. Every array is
+    /// decoded and every CRC checked.
     #[command(after_help = EXIT_STATUS_HELP)]
     Render(FileArg),
     /// Write one array of an Amber file to a .npy file that numpy reads.
