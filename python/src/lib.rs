@@ -158,6 +158,23 @@ fn load_path<'py>(
     Loader::new(py, &reader, policy, memory)?.load()
 }
 
+/// Applies every validation rule to the file at `path` and checks every CRC, decoding every
+/// compressed block; builds nothing.
+#[pyfunction]
+fn verify_path(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    let file = File::open(&path).map_err(|e| os_error(&path, e))?;
+    let options = ReadOptions {
+        verify: Verify::Explicit,
+        ..ReadOptions::default()
+    };
+    let reader = match map_read_only(&file, true) {
+        Ok(map) => Reader::from_storage(map, options).map_err(|e| format_error(py, &e))?.verify(),
+        // Some file systems cannot map: plain reads check every CRC while reading.
+        Err(_) => Reader::open(&path, options).and_then(|reader| reader.verify()),
+    };
+    reader.map_err(|e| format_error(py, &e))
+}
+
 /// Every type and global name in the graph of the file at `path`.
 #[pyfunction]
 fn type_names_path(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
@@ -182,6 +199,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(dump_path, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(load_path, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_path, m)?)?;
     m.add_function(wrap_pyfunction!(type_names_path, m)?)?;
     m.add_function(wrap_pyfunction!(type_names_bytes, m)?)?;
     Ok(())

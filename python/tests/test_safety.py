@@ -141,7 +141,8 @@ def test_a_flipped_array_byte_is_a_checksum_error(tmp_path):
     for load in (
         lambda: af.loads(bytes(data)),
         lambda: af.load(write(tmp_path / "a.amber", data)),
-        lambda: af.load(write(tmp_path / "b.amber", data), mmap_mode="r"),
+        lambda: af.load(write(tmp_path / "b.amber", data), mmap_mode="r", verify=True),
+        lambda: af.verify(write(tmp_path / "c.amber", data)),
     ):
         with pytest.raises(af.ChecksumError) as info:
             load()
@@ -281,8 +282,15 @@ def test_verify_false_skips_array_crcs_only(tmp_path):
     path = write(tmp_path / "flipped.amber", data)
     assert af.loads(bytes(data), verify=False)[500] != 500
     assert af.load(path, mmap_mode="r", verify=False)[500] != 500
-    with pytest.raises(af.ChecksumError):
-        af.load(path, mmap_mode="r")
+    # Mapping is lazy by default; copies, verify=True and verify() check the array CRCs.
+    assert af.load(path, mmap_mode="r")[500] != 500
+    for checked in (lambda: af.load(path), lambda: af.load(path, mmap_mode="r", verify=True)):
+        with pytest.raises(af.ChecksumError):
+            checked()
+    with pytest.raises(af.ChecksumError) as info:
+        af.verify(path)
+    assert info.value.error_class == "ChecksumMismatch"
+    af.verify(write(tmp_path / "intact.amber", af.dumps(array)))
     data[-40] ^= 0xFF  # inside the metadata: always checked
     with pytest.raises(af.ChecksumError):
         af.loads(bytes(data), verify=False)

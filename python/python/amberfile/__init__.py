@@ -33,6 +33,7 @@ __all__ = [
     "get_untrusted_types",
     "load",
     "loads",
+    "verify",
 ]
 
 PathOrFile = Union[str, "os.PathLike[str]", IO[bytes]]
@@ -106,7 +107,7 @@ def load(
     trusted: Iterable[str] | None = None,
     *,
     require_zero_copy: bool = False,
-    verify: bool = True,
+    verify: bool | None = None,
 ) -> Any:
     """Rebuilds the value stored in a file.
 
@@ -121,9 +122,14 @@ def load(
     by rename, which is safe). ``trusted`` adds names to the types that may be rebuilt; any
     other untrusted name raises ``UntrustedTypeError`` before anything is built.
 
-    Each array's CRC-32 is checked when it is loaded, which reads a mapped array once;
-    ``verify=False`` skips that (the file's structure and metadata are always checked).
+    The file's structure and its header, trailer and metadata CRCs are always checked. Array
+    CRC-32s are checked as ``verify`` says: ``None`` (the default) checks them when arrays are
+    copied into memory and skips them for ``mmap_mode`` loads, so that mapping stays lazy;
+    ``True`` checks them in every mode (reading each mapped array once); ``False`` never.
+    ``amberfile.verify(path)`` checks a whole file on demand.
     """
+    if verify is None:
+        verify = mmap_mode is None
     policy = Policy(trusted)
     if mmap_mode not in (None, "r", "c"):
         raise ValueError(f'mmap_mode must be None, "r" or "c", not {mmap_mode!r}')
@@ -133,6 +139,12 @@ def load(
     if mmap_mode is not None:
         raise ValueError("mmap_mode needs a path, not a file object")
     return _native.load_bytes(_as_bytes(filename_or_fileobj.read()), policy, verify)  # type: ignore[union-attr]
+
+
+def verify(filename: str | os.PathLike[str]) -> None:
+    """Applies every validation rule of the spec to the file and checks every CRC-32, decoding
+    every compressed block. Builds nothing. Raises ``FormatError`` (or ``ChecksumError``)."""
+    _native.verify_path(os.fspath(filename))
 
 
 def get_untrusted_types(
