@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==== %s ====\n' "$*"; }
 
 step "cargo tests (stable)"
-cargo test --all-targets
+cargo test --all-targets --features cli
 cargo test --doc
 
 step "conformance suite against amber render"
