@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of the project on a fresh machine:
-#   1. cargo tests of the reference crate (unit, integration, proptest, corruption sweeps, doc tests)
+#   1. cargo tests of the reference crate and the CLI (unit, integration, proptest, corruption
+#      sweeps, conformance through the library, CLI tests) and doc tests
 #   2. the conformance suite, run against the `amber render` binary
-#   3. the fuzz harnesses on stable (corpus + seeded random inputs), then every cargo-fuzz target
-#      for FUZZ_SECONDS (default 60) each when a nightly toolchain is present
-#   4. Miri over the unsafe module's tests when nightly + miri are present
-#   5. the Python package: built with maturin into a git-ignored virtualenv, tested with pytest
-#      against real numpy, scikit-learn and safetensors
-# Exits non-zero on the first failing step. Every step that needs nightly prints a notice and is
-# skipped when nightly is absent.
+#   3. the fuzz harnesses on stable (corpus, regressions, seeded random inputs), then every
+#      cargo-fuzz target for FUZZ_SECONDS (default 60) each when a nightly toolchain is present
+#   4. Miri over the crate's unit tests, including the unsafe module, when nightly is present
+#   5. the Python package, built with maturin into a git-ignored .venv and tested with pytest
+#      against real numpy, scikit-learn and safetensors (and the CLI on their files)
+# Stops at the first failing step. Steps that need nightly print a notice and are skipped when
+# nightly is absent; the tools they need (cargo-fuzz, the Miri component) are installed here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==== %s ====\n' "$*"; }
+# The CLI binary the conformance runner and the Python CLI tests use.
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+export AMBER_BIN="$target_dir/release/amber"
 
 step "cargo tests (stable)"
 cargo test --all-targets --features cli
@@ -20,11 +25,32 @@ cargo test --doc
 
 step "conformance suite against amber render"
 cargo build --release --features cli --bin amber
-python3 conformance/run -- target/release/amber
+python3 conformance/run -- "$AMBER_BIN"
+
+step "fuzz harnesses on stable"
+cargo test --manifest-path fuzz/Cargo.toml
+
+have_nightly=false
+if cargo +nightly --version >/dev/null 2>&1; then
+    have_nightly=true
+else
+    echo "NOTICE: no nightly toolchain: the cargo-fuzz runs and Miri are skipped."
+fi
+
+step "cargo-fuzz targets (nightly)"
+if $have_nightly && ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+    cargo install cargo-fuzz --locked
+fi
+bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
+
+step "miri over the unsafe code (nightly)"
+if $have_nightly && ! cargo +nightly miri --version >/dev/null 2>&1; then
+    rustup component add --toolchain nightly miri rust-src ||
+        echo "NOTICE: could not install the Miri component."
+fi
+bash scripts/miri.sh
 
 step "python package (numpy, scikit-learn, safetensors, the amber CLI)"
 bash python/test.sh
-
-# (further steps are added as their parts land)
 
 printf '\nall test steps passed\n'
