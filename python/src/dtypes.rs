@@ -63,6 +63,14 @@ fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
     let kind: String = descr.getattr("kind")?.extract()?;
     let name: String = descr.getattr("name")?.extract()?;
     let unsupported = || PyTypeError::new_err(format!("numpy dtype {name} has no Amber equivalent"));
+    // ml_dtypes reports its types with kinds of its own choosing (float8_e5m2 says "f"), so
+    // they are recognised by name first, and a numpy float must carry numpy's own name.
+    if let Some((_, dtype)) = ML_DTYPES.iter().find(|(ml_name, _)| *ml_name == name) {
+        return Ok(dtype.clone());
+    }
+    if kind == "f" && name != format!("float{}", itemsize * 8) {
+        return Err(unsupported());
+    }
     let dtype = match (kind.as_str(), itemsize) {
         ("b", 1) => DType::Bool,
         ("i", 1) => DType::Int8,
@@ -91,10 +99,7 @@ fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
                 DType::Timedelta64 { unit, count }
             }
         }
-        ("V", n) => match ML_DTYPES.iter().find(|(ml_name, _)| *ml_name == name) {
-            Some((_, dtype)) => dtype.clone(),
-            None => DType::Void(u32::try_from(n).map_err(|_| unsupported())?),
-        },
+        ("V", n) => DType::Void(u32::try_from(n).map_err(|_| unsupported())?),
         _ => return Err(unsupported()),
     };
     Ok(dtype)
