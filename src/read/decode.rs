@@ -54,8 +54,8 @@ fn decompress_exact(stored: &[u8], out: &mut [u8], offset: u64) -> Result<()> {
     Ok(())
 }
 
-/// Decodes consecutive blocks of one array into `out` on all cores. `first_block_start` is the
-/// uncompressed offset where `blocks[0]` begins; `out` covers exactly those blocks.
+/// Decodes consecutive blocks of one array into `out` on all cores: `out` covers exactly the
+/// uncompressed bytes of `blocks`, each `block_size` long except possibly the last.
 pub(crate) fn decode_blocks(
     file: &[u8],
     blocks: &[StoredExtent],
