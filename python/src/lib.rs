@@ -167,12 +167,12 @@ fn verify_path(py: Python<'_>, path: PathBuf) -> PyResult<()> {
         verify: Verify::Explicit,
         ..ReadOptions::default()
     };
-    let reader = match map_read_only(&file, true) {
-        Ok(map) => Reader::from_storage(map, options).map_err(|e| format_error(py, &e))?.verify(),
+    let checked = match map_read_only(&file, true) {
+        Ok(map) => Reader::from_storage(map, options).and_then(|reader| reader.verify()),
         // Some file systems cannot map: plain reads check every CRC while reading.
         Err(_) => Reader::open(&path, options).and_then(|reader| reader.verify()),
     };
-    reader.map_err(|e| format_error(py, &e))
+    checked.map_err(|e| format_error(py, &e))
 }
 
 /// Every type and global name in the graph of the file at `path`.
