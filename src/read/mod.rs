@@ -203,6 +203,25 @@ impl AlignedBytes {
         &mut bytemuck::cast_slice_mut(&mut self.words)[..self.len]
     }
 
+    /// Reads `source` to its end straight into aligned storage, doubling it as needed (no
+    /// second copy of the whole input).
+    fn read_all(source: &mut impl Read) -> std::io::Result<Self> {
+        let mut bytes = Self::zeroed(0);
+        loop {
+            if bytes.len == bytes.words.len() * 8 {
+                let grown = (bytes.words.len() * 2).max(1 << 13);
+                bytes.words.resize(grown, 0);
+            }
+            let spare = &mut bytemuck::cast_slice_mut(&mut bytes.words)[bytes.len..];
+            match source.read(spare) {
+                Ok(0) => return Ok(bytes),
+                Ok(n) => bytes.len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Copies `bytes` into aligned storage.
     pub fn copy_from(bytes: &[u8]) -> Self {
         let mut aligned = Self::zeroed(bytes.len());
@@ -233,10 +252,9 @@ impl Reader<AlignedBytes> {
 
     /// Reads everything from `source` and validates it, checking every CRC.
     pub fn from_reader(mut source: impl Read, options: ReadOptions) -> Result<Self> {
-        let mut buffer = Vec::new();
-        source.read_to_end(&mut buffer).map_err(|e| Error::io(0, e))?;
+        let bytes = AlignedBytes::read_all(&mut source).map_err(|e| Error::io(0, e))?;
         Reader::from_storage(
-            AlignedBytes::copy_from(&buffer),
+            bytes,
             ReadOptions {
                 verify: Verify::OnOpen,
                 ..options

@@ -198,6 +198,17 @@ mod tests {
     }
 
     #[test]
+    fn from_reader_reads_a_file_larger_than_its_first_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sample.amber");
+        let (_, big) = sample(&path);
+        let file = std::fs::File::open(&path).unwrap();
+        let reader = Reader::from_reader(file, ReadOptions::default()).unwrap();
+        assert_eq!(reader.bytes(), &std::fs::read(&path).unwrap()[..]);
+        assert_eq!(&*reader.read_bytes(crate::ArrayId(0)).unwrap(), &big[..]);
+    }
+
+    #[test]
     fn extents_out_of_order_are_left_for_the_layout_walk() {
         let data = [7u8; 64];
         let crc = crate::format::crc32(&data[..16]);
