@@ -13,7 +13,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==== %s ====\n' "$*"; }
+started=$SECONDS
+step() { printf '\n==== %s (at %ds) ====\n' "$*" "$((SECONDS - started))"; }
 # The CLI binary the conformance runner and the Python CLI tests use.
 target_dir="${CARGO_TARGET_DIR:-target}"
 case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
@@ -53,4 +54,4 @@ bash scripts/miri.sh
 step "python package (numpy, scikit-learn, safetensors, the amber CLI)"
 bash python/test.sh
 
-printf '\nall test steps passed\n'
+printf '\nall test steps passed in %ds\n' "$((SECONDS - started))"

@@ -198,6 +198,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "writes and reads 20 MiB: hours under Miri")]
     fn from_reader_reads_a_file_larger_than_its_first_buffer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sample.amber");
@@ -206,6 +207,38 @@ mod tests {
         let reader = Reader::from_reader(file, ReadOptions::default()).unwrap();
         assert_eq!(reader.bytes(), &std::fs::read(&path).unwrap()[..]);
         assert_eq!(&*reader.read_bytes(crate::ArrayId(0)).unwrap(), &big[..]);
+    }
+
+    /// Hands out at most 1000 bytes per call, with an `Interrupted` error now and then.
+    struct Trickle<'a> {
+        rest: &'a [u8],
+        calls: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls % 7 == 0 {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let n = buf.len().min(self.rest.len()).min(1000);
+            buf[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_all_grows_past_its_first_buffer_and_retries_interrupted_reads() {
+        // 150 KB: past the first 64 KiB buffer and its first doubling, small enough for Miri.
+        let input: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        let mut source = Trickle {
+            rest: &input,
+            calls: 0,
+        };
+        let bytes = AlignedBytes::read_all(&mut source).unwrap();
+        assert_eq!(bytes.as_ref(), &input[..]);
+        assert_eq!(bytes.as_ref().as_ptr() as usize % 8, 0);
     }
 
     #[test]
