@@ -1,15 +1,16 @@
 //! Memory shared with numpy: the extension's one corner of `unsafe` code.
 //!
-//! Loaded arrays are numpy views (`np.frombuffer`) on a [`FileBuffer`], which exports its bytes
-//! through the buffer protocol and is kept alive by every array made from it (numpy holds it as
-//! the array's base). A buffer is one of:
+//! Arrays loaded with `mmap_mode` are numpy views ([`view_of`]) on a [`FileBuffer`], which also
+//! exports its bytes through the buffer protocol and is kept alive by every array made from it
+//! (numpy holds it as the array's base). A buffer is one of:
 //! - a read-only shared mapping of the file (`mmap_mode="r"`), also the storage of the `Reader`
 //!   that validated it;
-//! - a private copy-on-write mapping (`mmap_mode="c"`): writes stay in this process's memory;
-//! - bytes owned by the buffer (an array copied or decoded out of the file): writable.
+//! - a private copy-on-write mapping (`mmap_mode="c"`): writes stay in this process's memory.
 //!
-//! Rust never reads a writable buffer after handing it to Python, so numpy's writes do not alias
-//! any Rust reference. Dumping reads numpy's memory in place through [`array_bytes`].
+//! Copied and decoded arrays are ordinary numpy arrays that own their memory, which the reader
+//! writes in place before Python sees them ([`new_array_filled`]). Rust never touches an array's
+//! memory after handing it to Python, so numpy's writes do not alias any Rust reference.
+//! Dumping reads numpy's memory in place through [`array_bytes`].
 
 use std::ffi::{c_int, c_void};
 use std::fs::File;
@@ -17,8 +18,11 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use memmap2::{Mmap, MmapMut, MmapOptions};
-use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::exceptions::PyBufferError;
+use numpy::npyffi::{
+    npy_intp, NpyTypes, PyArray_Descr, NPY_ARRAY_F_CONTIGUOUS, NPY_ARRAY_WRITEABLE, PY_ARRAY_API,
+};
+use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyBufferError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
@@ -64,19 +68,17 @@ unsafe impl Send for ExportedMemory {}
 // SAFETY: as above; shared access never dereferences the pointer in Rust.
 unsafe impl Sync for ExportedMemory {}
 
-/// What owns the exported memory.
-#[allow(dead_code)] // The maps are held only to keep the memory alive.
+/// What owns the exported memory: held only to keep it alive, never read.
 enum Owner {
     Shared(SharedMap),
     CopyOnWrite(MmapMut),
-    /// A leaked `Box<[u8]>`, freed in `Drop`.
-    Owned,
 }
 
 /// Bytes exported to numpy through the buffer protocol. See the [module docs](self).
 #[pyclass(frozen, module = "amberfile._native")]
 pub struct FileBuffer {
     memory: ExportedMemory,
+    #[allow(dead_code)]
     owner: Owner,
 }
 
@@ -108,31 +110,6 @@ impl FileBuffer {
             memory,
             owner: Owner::CopyOnWrite(map),
         })
-    }
-
-    /// Writable bytes owned by the buffer.
-    pub(crate) fn owned(bytes: Vec<u8>) -> Self {
-        let len = bytes.len();
-        let raw = Box::into_raw(bytes.into_boxed_slice());
-        FileBuffer {
-            memory: ExportedMemory {
-                data: NonNull::new(raw.cast::<u8>()).unwrap_or(NonNull::dangling()),
-                len,
-                writable: true,
-            },
-            owner: Owner::Owned,
-        }
-    }
-}
-
-impl Drop for FileBuffer {
-    fn drop(&mut self) {
-        if let Owner::Owned = self.owner {
-            let slice = std::ptr::slice_from_raw_parts_mut(self.memory.data.as_ptr(), self.memory.len);
-            // SAFETY: `data`/`len` came from `Box::into_raw` in `owned` and are freed only here;
-            // Python holds no export any more, since the buffer object is being destroyed.
-            drop(unsafe { Box::from_raw(slice) });
-        }
     }
 }
 
@@ -195,4 +172,110 @@ pub(crate) fn array_bytes<'a>(array: &'a Bound<'_, PyUntypedArray>) -> PyResult<
     let data = unsafe { (*array.as_array_ptr()).data };
     // SAFETY: see above; `data` is non-null for a non-empty array and u8 has no alignment needs.
     Ok(unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len) })
+}
+
+/// numpy's dimensions for `shape`, refusing ones it cannot hold.
+fn numpy_dims(shape: &[u64]) -> PyResult<(c_int, Vec<npy_intp>)> {
+    let dims = shape
+        .iter()
+        .map(|&d| npy_intp::try_from(d))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| PyValueError::new_err("array dimension too large for numpy"))?;
+    let nd = c_int::try_from(dims.len()).map_err(|_| PyValueError::new_err("too many dimensions"))?;
+    Ok((nd, dims))
+}
+
+/// Takes ownership of an array pointer returned by numpy (null: numpy raised).
+fn owned_array<'py>(py: Python<'py>, raw: *mut ffi::PyObject) -> PyResult<Bound<'py, PyUntypedArray>> {
+    // SAFETY: `raw` is a new reference returned by a numpy constructor, or null with an error set.
+    let object = unsafe { Bound::from_owned_ptr_or_err(py, raw) }?;
+    Ok(object.cast_into::<PyUntypedArray>()?)
+}
+
+/// A new array of `dtype` and `shape` (Fortran order if `fortran`) that owns its memory,
+/// written in full by `fill` before anything else can see it. The memory starts zeroed
+/// (calloc: large arrays cost no memset), so `fill` never sees uninitialised bytes. `dtype`
+/// never holds Python objects (see `dtypes`), so any bytes are valid elements.
+pub(crate) fn new_array_filled<'py>(
+    dtype: &Bound<'py, PyArrayDescr>,
+    shape: &[u64],
+    fortran: bool,
+    fill: impl FnOnce(&mut [u8]) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyUntypedArray>> {
+    let py = dtype.py();
+    let (nd, mut dims) = numpy_dims(shape)?;
+    // SAFETY: `dims` holds `nd` valid dimensions; PyArray_Zeros steals the dtype reference
+    // handed over by `into_ptr`.
+    let raw = unsafe {
+        PY_ARRAY_API.PyArray_Zeros(
+            py,
+            nd,
+            dims.as_mut_ptr(),
+            dtype.clone().into_ptr().cast::<PyArray_Descr>(),
+            c_int::from(fortran),
+        )
+    };
+    let array = owned_array(py, raw)?;
+    let len = array.len() * dtype.itemsize();
+    if len > 0 {
+        // SAFETY: the array was just created, contiguous and owning `len` initialised (zeroed)
+        // bytes at `data`; no other reference to it exists until this function returns it.
+        let bytes = unsafe { std::slice::from_raw_parts_mut((*array.as_array_ptr()).data.cast::<u8>(), len) };
+        fill(bytes)?;
+    }
+    Ok(array)
+}
+
+/// An array of `dtype` and `shape` viewing `buffer`'s bytes from `offset`, without a copy; the
+/// array holds a reference to `buffer`, which keeps the memory alive. Writable only if the
+/// buffer is and `writable` asks for it.
+pub(crate) fn view_of<'py>(
+    buffer: &Bound<'py, FileBuffer>,
+    offset: usize,
+    dtype: &Bound<'py, PyArrayDescr>,
+    shape: &[u64],
+    fortran: bool,
+    writable: bool,
+) -> PyResult<Bound<'py, PyUntypedArray>> {
+    let py = buffer.py();
+    let memory = &buffer.get().memory;
+    let (nd, mut dims) = numpy_dims(shape)?;
+    let len = shape
+        .iter()
+        .try_fold(dtype.itemsize() as u64, |acc, &d| acc.checked_mul(d))
+        .and_then(|n| usize::try_from(n).ok());
+    if !len.is_some_and(|len| offset.checked_add(len).is_some_and(|end| end <= memory.len)) {
+        return Err(PyBufferError::new_err("array view outside its buffer"));
+    }
+    let mut flags = if fortran { NPY_ARRAY_F_CONTIGUOUS } else { 0 };
+    if writable && memory.writable {
+        flags |= NPY_ARRAY_WRITEABLE;
+    }
+    // SAFETY: checked above: `offset` plus the array's bytes lies inside the exported memory,
+    // which stays alive as long as `buffer`, and the array holds `buffer` as its base (below).
+    // `dims` holds `nd` valid dimensions; null strides make numpy compute contiguous ones.
+    // NewFromDescr steals the dtype reference handed over by `into_ptr`.
+    let raw = unsafe {
+        PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            PY_ARRAY_API.get_type_object(py, NpyTypes::PyArray_Type),
+            dtype.clone().into_ptr().cast::<PyArray_Descr>(),
+            nd,
+            dims.as_mut_ptr(),
+            std::ptr::null_mut(),
+            memory.data.as_ptr().add(offset).cast::<c_void>(),
+            flags,
+            std::ptr::null_mut(),
+        )
+    };
+    let array = owned_array(py, raw)?;
+    // SAFETY: `array` is a fresh ndarray without a base; SetBaseObject steals the new reference
+    // to `buffer` made by `into_ptr`, even when it fails.
+    let status = unsafe {
+        PY_ARRAY_API.PyArray_SetBaseObject(py, array.as_array_ptr(), buffer.clone().into_any().into_ptr())
+    };
+    if status != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    Ok(array)
 }

@@ -13,10 +13,11 @@
 //! reported as InvalidGraph, as the spec recommends.
 
 use amberfile::{DType, Graph, Node, NodeId, Order, Reader};
+use numpy::PyArrayDescr;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyComplex, PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple};
 
-use crate::buffer::FileBuffer;
+use crate::buffer::{new_array_filled, view_of, FileBuffer};
 use crate::dtypes::NumpyDtypes;
 use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
 use crate::errors::{format_error, invalid_graph};
@@ -443,50 +444,35 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
         let reader = self.reader;
         let fail = |e: amberfile::Error| format_error(py, &e);
         let info = reader.array_info(array).map_err(fail)?;
-        let dtype = self.dtypes.get(info.dtype())?;
-        let shape = PyTuple::new(py, info.shape())?;
-        let order = order_name(info.order());
-        let count = info.len();
-        let (buffer, offset, writable) = match &self.memory {
+        let dtype = self.dtypes.get(info.dtype())?.cast_into::<PyArrayDescr>()?;
+        let fortran = info.order() == Order::F;
+        let view = |buffer: &Bound<'py, FileBuffer>, writable: bool| -> PyResult<Bound<'py, PyAny>> {
+            let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
+            check_bools(info.dtype(), bytes).map_err(fail)?;
+            let offset = offset_in(reader.bytes(), bytes);
+            Ok(view_of(buffer, offset, &dtype, info.shape(), fortran, writable)?.into_any())
+        };
+        match &self.memory {
             ArrayMemory::Mapped {
                 buffer,
                 require_zero_copy,
-            } if info.is_raw() || *require_zero_copy => {
-                let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
-                check_bools(info.dtype(), bytes).map_err(fail)?;
-                (buffer.clone().into_any(), offset_in(reader.bytes(), bytes), false)
-            }
-            ArrayMemory::CopyOnWrite { buffer } if info.is_raw() => {
-                let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
-                check_bools(info.dtype(), bytes).map_err(fail)?;
-                (buffer.clone().into_any(), offset_in(reader.bytes(), bytes), true)
-            }
+            } if info.is_raw() || *require_zero_copy => view(buffer, false),
+            ArrayMemory::CopyOnWrite { buffer } if info.is_raw() => view(buffer, true),
             memory => {
-                let writable = !matches!(memory, ArrayMemory::Mapped { .. });
-                let bytes = reader.read_bytes(array).map_err(fail)?;
-                check_bools(info.dtype(), &bytes).map_err(fail)?;
-                let owned = Bound::new(py, FileBuffer::owned(bytes.into_owned()))?;
-                (owned.into_any(), 0, writable)
+                let read_only = matches!(memory, ArrayMemory::Mapped { .. });
+                let copy = new_array_filled(&dtype, info.shape(), fortran, |out| {
+                    reader.read_into(array, out).map_err(fail)?;
+                    check_bools(info.dtype(), out).map_err(fail)
+                })?;
+                if read_only {
+                    // A decoded array in a read-only load is read-only like its mapped siblings.
+                    let flags = PyDict::new(py);
+                    flags.set_item("write", false)?;
+                    copy.call_method("setflags", (), Some(&flags))?;
+                }
+                Ok(copy.into_any())
             }
-        };
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("dtype", &dtype)?;
-        kwargs.set_item("count", count)?;
-        kwargs.set_item("offset", offset)?;
-        let flat = if count == 0 {
-            self.numpy.getattr("empty")?.call((0, &dtype), None)?
-        } else {
-            self.numpy.getattr("frombuffer")?.call((buffer,), Some(&kwargs))?
-        };
-        let reshape_kwargs = PyDict::new(py);
-        reshape_kwargs.set_item("order", order)?;
-        let shaped = flat.call_method("reshape", (shape,), Some(&reshape_kwargs))?;
-        if !writable {
-            let flags = PyDict::new(py);
-            flags.set_item("write", false)?;
-            shaped.call_method("setflags", (), Some(&flags))?;
         }
-        Ok(shaped)
     }
 }
 

@@ -57,8 +57,9 @@ fn encode_into<W: Write>(
     Encoder::new(py, writer, compression)?.encode(obj)
 }
 
-/// Header, trailer and metadata CRCs are always checked; array CRCs when an array is first
-/// read, unless the caller opts out (the structure is validated either way).
+/// Header, trailer and metadata CRCs are always checked, and so are the CRCs of arrays copied or
+/// decoded into memory (spec section 10). `verify_arrays` decides for mapped views: checked when
+/// first made, or not at all (the structure is validated either way).
 fn read_options(verify_arrays: bool) -> ReadOptions {
     ReadOptions {
         verify: if verify_arrays {
@@ -108,16 +109,15 @@ fn dump_path(
     writer.commit(&graph).map_err(|e| format_error(py, &e))
 }
 
-/// Loads the value held by `data` (the bytes of a file); arrays are copies.
+/// Loads the value held by `data` (the bytes of a file); arrays are copies, CRCs checked.
 #[pyfunction]
 fn load_bytes<'py>(
     py: Python<'py>,
     data: &Bound<'py, PyBytes>,
     policy: Bound<'py, PyAny>,
-    verify_arrays: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let reader =
-        Reader::from_bytes(data.as_bytes(), read_options(verify_arrays)).map_err(|e| format_error(py, &e))?;
+        Reader::from_bytes(data.as_bytes(), read_options(false)).map_err(|e| format_error(py, &e))?;
     Loader::new(py, &reader, policy, ArrayMemory::Copy)?.load()
 }
 

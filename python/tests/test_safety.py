@@ -6,6 +6,7 @@ place, with the CRCs recomputed (see ``conftest.retarget``).
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import struct
@@ -274,23 +275,29 @@ def test_slices_and_ranges_are_rebuilt():
     assert af.loads(af.dumps([slice(1, 10, 2), range(3, 9)])) == [slice(1, 10, 2), range(3, 9)]
 
 
-def test_verify_false_skips_array_crcs_only(tmp_path):
+def test_copies_always_check_array_crcs_and_mappings_when_asked(tmp_path):
     array = np.arange(1000, dtype=np.int64)
     data = bytearray(af.dumps(array))
     position = bytes(data).find(array[500:501].tobytes())
     data[position] ^= 0xFF
     path = write(tmp_path / "flipped.amber", data)
-    assert af.loads(bytes(data), verify=False)[500] != 500
-    assert af.load(path, mmap_mode="r", verify=False)[500] != 500
     # Mapping is lazy by default; copies, verify=True and verify() check the array CRCs.
     assert af.load(path, mmap_mode="r")[500] != 500
-    for checked in (lambda: af.load(path), lambda: af.load(path, mmap_mode="r", verify=True)):
+    assert af.load(path, mmap_mode="c", verify=False)[500] != 500
+    checked = [
+        lambda: af.loads(bytes(data)),
+        lambda: af.load(path),
+        lambda: af.load(io.BytesIO(bytes(data))),
+        lambda: af.load(path, mmap_mode="r", verify=True),
+        lambda: af.load(path, mmap_mode="c", verify=True),
+    ]
+    for load in checked:
         with pytest.raises(af.ChecksumError):
-            checked()
+            load()
     with pytest.raises(af.ChecksumError) as info:
         af.verify(path)
     assert info.value.error_class == "ChecksumMismatch"
     af.verify(write(tmp_path / "intact.amber", af.dumps(array)))
     data[-40] ^= 0xFF  # inside the metadata: always checked
     with pytest.raises(af.ChecksumError):
-        af.loads(bytes(data), verify=False)
+        af.load(write(tmp_path / "metadata.amber", data), mmap_mode="r")

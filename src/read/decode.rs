@@ -81,3 +81,31 @@ pub(crate) fn stored_bytes<'f>(file: &'f [u8], extent: &StoredExtent) -> Result<
         _ => Err(Error::out_of_bounds(extent.offset, "extent outside the file")),
     }
 }
+
+/// Copies a raw extent's stored bytes into `out` (the same length) and returns their CRC-32.
+/// Large extents go in 1 MiB pieces on all cores, each piece hashed while it is still in cache,
+/// so the check costs little beyond the copy.
+pub(crate) fn copy_with_crc32(stored: &[u8], out: &mut [u8]) -> u32 {
+    const PIECE: usize = 1 << 20;
+    let copy_piece = |(dst, src): (&mut [u8], &[u8])| {
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(src);
+        dst.copy_from_slice(src);
+        hasher
+    };
+    let hashers: Vec<crc32fast::Hasher> = if stored.len() <= 2 * PIECE {
+        vec![copy_piece((out, stored))]
+    } else {
+        out.par_chunks_mut(PIECE)
+            .zip(stored.par_chunks(PIECE))
+            .map(copy_piece)
+            .collect()
+    };
+    hashers
+        .into_iter()
+        .reduce(|mut acc, next| {
+            acc.combine(&next);
+            acc
+        })
+        .map_or(0, |hasher| hasher.finalize())
+}

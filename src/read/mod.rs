@@ -80,7 +80,7 @@ use crate::format::{
 use crate::graph::{ArrayId, Graph, NodeId};
 use crate::limits::{Limits, MAX_ALIGNMENT, MIN_ALIGNMENT};
 use cursor::ByteCursor;
-use decode::{decode_block, decode_blocks, stored_bytes};
+use decode::{copy_with_crc32, decode_block, decode_blocks, stored_bytes};
 pub use metadata::ArrayEntry;
 
 /// When the CRCs of array data are checked. Header, trailer and metadata CRCs are always
@@ -393,6 +393,43 @@ impl<S: AsRef<[u8]>> Reader<S> {
         let mut out = self.allocate_decoded(&info, info.nbytes())?;
         self.decode_into(&info, 0, &mut out)?;
         Ok(Cow::Owned(out))
+    }
+
+    /// Writes array `id`'s logical bytes into `out`, which must be exactly
+    /// [`ArrayInfo::nbytes`] long: a raw extent is copied, compressed blocks are decoded
+    /// straight into place, on all cores. Like every copy into memory (spec section 10), it checks
+    /// the CRCs whatever the [`Verify`] policy: a raw extent's while it is being copied.
+    pub fn read_into(&self, id: ArrayId, out: &mut [u8]) -> Result<()> {
+        let info = self.array_info(id)?;
+        if out.len() as u64 != info.nbytes() {
+            return Err(Error::length_mismatch(
+                0,
+                format!(
+                    "the array has {} bytes but the buffer {}",
+                    info.nbytes(),
+                    out.len()
+                ),
+            ));
+        }
+        if !info.is_raw() {
+            self.allocate_check(&info, info.nbytes())?;
+            return self.decode_into(&info, 0, out);
+        }
+        let Some(extent) = info.extents.first() else {
+            return Ok(());
+        };
+        let stored = stored_bytes(self.bytes(), extent)?;
+        if stored.len() != out.len() {
+            return Err(Error::length_mismatch(
+                extent.offset,
+                "raw extent length is not nbytes",
+            ));
+        }
+        if !checksum_matches(extent.crc32, copy_with_crc32(stored, out)) {
+            return Err(Error::checksum(extent.offset, "array data CRC-32 does not match"));
+        }
+        self.verified[id.index()].store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Bytes `range` of array `id`'s logical bytes, decoding only the blocks the range touches.

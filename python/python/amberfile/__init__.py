@@ -91,14 +91,9 @@ def dump(
         filename_or_fileobj.write(dumps(obj, compress, shuffle=shuffle, alignment=alignment))  # type: ignore[union-attr]
 
 
-def loads(
-    data: bytes | bytearray | memoryview, trusted: Iterable[str] | None = None, *, verify: bool = True
-) -> Any:
-    """Rebuilds the value held in ``data``. Arrays are writable copies.
-
-    ``verify=False`` skips the CRC-32 of array data (the structure, the header, trailer and
-    metadata CRCs are always checked, and compressed blocks before they are decoded)."""
-    return _native.load_bytes(_as_bytes(data), Policy(trusted), verify)
+def loads(data: bytes | bytearray | memoryview, trusted: Iterable[str] | None = None) -> Any:
+    """Rebuilds the value held in ``data``. Arrays are writable copies, every CRC-32 checked."""
+    return _native.load_bytes(_as_bytes(data), Policy(trusted))
 
 
 def load(
@@ -107,7 +102,7 @@ def load(
     trusted: Iterable[str] | None = None,
     *,
     require_zero_copy: bool = False,
-    verify: bool | None = None,
+    verify: bool = False,
 ) -> Any:
     """Rebuilds the value stored in a file.
 
@@ -122,14 +117,12 @@ def load(
     by rename, which is safe). ``trusted`` adds names to the types that may be rebuilt; any
     other untrusted name raises ``UntrustedTypeError`` before anything is built.
 
-    The file's structure and its header, trailer and metadata CRCs are always checked. Array
-    CRC-32s are checked as ``verify`` says: ``None`` (the default) checks them when arrays are
-    copied into memory and skips them for ``mmap_mode`` loads, so that mapping stays lazy;
-    ``True`` checks them in every mode (reading each mapped array once); ``False`` never.
-    ``amberfile.verify(path)`` checks a whole file on demand.
+    The file's structure and its header, trailer and metadata CRCs are always checked, and so
+    are the CRC-32s of arrays copied or decoded into memory, as the spec requires. ``verify``
+    decides for arrays mapped with ``mmap_mode``: ``False`` (the default) leaves them
+    unchecked, so that mapping stays lazy; ``True`` checks each when it is loaded (reading it
+    once). ``amberfile.verify(path)`` checks a whole file on demand.
     """
-    if verify is None:
-        verify = mmap_mode is None
     policy = Policy(trusted)
     if mmap_mode not in (None, "r", "c"):
         raise ValueError(f'mmap_mode must be None, "r" or "c", not {mmap_mode!r}')
@@ -138,7 +131,7 @@ def load(
         return _native.load_path(os.fspath(filename_or_fileobj), mode, policy, require_zero_copy, verify)
     if mmap_mode is not None:
         raise ValueError("mmap_mode needs a path, not a file object")
-    return _native.load_bytes(_as_bytes(filename_or_fileobj.read()), policy, verify)  # type: ignore[union-attr]
+    return _native.load_bytes(_as_bytes(filename_or_fileobj.read()), policy)  # type: ignore[union-attr]
 
 
 def verify(filename: str | os.PathLike[str]) -> None:
