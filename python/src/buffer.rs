@@ -69,6 +69,7 @@ unsafe impl Send for ExportedMemory {}
 unsafe impl Sync for ExportedMemory {}
 
 /// What owns the exported memory: held only to keep it alive, never read.
+#[allow(dead_code)]
 enum Owner {
     Shared(SharedMap),
     CopyOnWrite(MmapMut),

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use amberfile::{ArraySpec, Compression, Graph, Node, NodeId, Order, Writer};
+use amberfile::{ArraySpec, Compression, DType, Graph, Node, NodeId, Order, Writer};
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -83,6 +83,11 @@ pub(crate) struct Encoder<'py, 'w, W: Write> {
     keep_alive: Vec<Bound<'py, PyAny>>,
     pending: Vec<(Bound<'py, PyAny>, NodeId)>,
     helpers: Helpers<'py>,
+    /// numpy dtype -> index in `dtypes`: a model's arrays share a few dtypes, and converting
+    /// one takes several Python-level calls.
+    dtype_index: Bound<'py, PyDict>,
+    /// Each distinct numpy dtype's Amber dtype, and its little-endian twin if it is not one.
+    dtypes: Vec<(DType, Option<Bound<'py, PyAny>>)>,
 }
 
 impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
@@ -100,6 +105,8 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             keep_alive: Vec::new(),
             pending: Vec::new(),
             helpers: Helpers::new(py)?,
+            dtype_index: PyDict::new(py),
+            dtypes: Vec::new(),
         })
     }
 
@@ -272,8 +279,9 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             return Ok(());
         }
         // Big-endian data is converted once; so is any layout that is neither C nor F.
+        let (dtype, little) = self.amber_dtype(&descr)?;
         let mut data = obj.clone();
-        if let Some(little) = little_endian(&descr)? {
+        if let Some(little) = little {
             data = data.call_method1("astype", (little,))?;
         }
         let as_array = data.cast::<PyUntypedArray>()?;
@@ -286,11 +294,7 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
         } else {
             Order::F
         };
-        let spec = ArraySpec {
-            dtype: to_amber(&data.getattr("dtype")?)?,
-            shape,
-            order,
-        };
+        let spec = ArraySpec { dtype, shape, order };
         let bytes = array_bytes(as_array)?;
         let array_id = self
             .writer
@@ -298,6 +302,18 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             .map_err(|e| format_error(self.py, &e))?;
         self.graph.set(id, Node::Array(array_id));
         Ok(())
+    }
+
+    /// The Amber dtype of numpy dtype `descr` (byte order aside), and the little-endian dtype
+    /// to convert to first if `descr` is not little-endian.
+    fn amber_dtype(&mut self, descr: &Bound<'py, PyAny>) -> PyResult<(DType, Option<Bound<'py, PyAny>>)> {
+        if let Some(index) = self.dtype_index.get_item(descr)? {
+            return Ok(self.dtypes[index.extract::<usize>()?].clone());
+        }
+        let converted = (to_amber(descr)?, little_endian(descr)?);
+        self.dtype_index.set_item(descr, self.dtypes.len())?;
+        self.dtypes.push(converted.clone());
+        Ok(converted)
     }
 
     /// Any other object, through `__reduce_ex__(4)`.

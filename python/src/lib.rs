@@ -6,9 +6,11 @@
 //! - [`decode`]: a validated file to Python objects, under the policy's control;
 //! - [`dtypes`]: numpy dtypes to Amber dtypes and back;
 //! - [`buffer`]: memory shared with numpy (mappings, owned copies): the only unsafe code;
+//! - [`checks`]: checks of scikit-learn state, too slow as numpy calls;
 //! - [`errors`]: crate errors as Python exceptions.
 
 mod buffer;
+mod checks;
 mod decode;
 mod dtypes;
 mod encode;
@@ -202,5 +204,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_path, m)?)?;
     m.add_function(wrap_pyfunction!(type_names_path, m)?)?;
     m.add_function(wrap_pyfunction!(type_names_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(checks::check_tree_nodes, m)?)?;
     Ok(())
 }

@@ -213,21 +213,22 @@ def test_a_tree_whose_nodes_point_outside_or_backwards_is_refused():
     tree = model.tree_
     args = tree.__reduce__()[1]
     assert af.loads(af.dumps(model)).predict(np.zeros((1, 3))).shape == (1,)
-    edits = {
-        "child past the end": ("left_child", 10**6),
-        "child pointing back to the root": ("right_child", 0),
-        "negative feature": ("feature", -7),
-        "feature past the end": ("feature", 3),
-    }
-    for what, (field, value) in edits.items():
+    leaf = int(np.flatnonzero(tree.children_left == -1)[0])
+    edits = [  # (node, field, value, the refusal's message)
+        (0, "left_child", 10**6, "child is out of range"),
+        (0, "right_child", 0, "not after its parent"),
+        (0, "feature", -7, "splits on a feature"),
+        (0, "feature", 3, "splits on a feature"),
+        (leaf, "right_child", leaf + 1, "leaf has a right child"),
+    ]
+    for node, field, value, message in edits:
         state = tree.__getstate__()
         nodes = state["nodes"].copy()
-        nodes[field][0] = value
+        nodes[field][node] = value
         state = {**state, "nodes": nodes}
         holder = placeholder_class("ff.HostileTree", lambda self, state=state: (type(tree), args, state))
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=message):
             af.loads(af.dumps(holder()))
-        assert what
 
 
 def test_a_tree_wider_than_its_estimator_is_refused():

@@ -14,8 +14,10 @@ crate). Loading rebuilds only trusted types (see ``amberfile._policy``); anythin
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, Literal, Union
 
 from . import _native
@@ -40,6 +42,20 @@ PathOrFile = Union[str, "os.PathLike[str]", IO[bytes]]
 MmapMode = Literal["r", "c"]
 
 _DEFAULT_ALIGNMENT = 64
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pauses the cyclic garbage collector: encoding or rebuilding a model allocates thousands
+    of containers that all stay alive, so collections triggered meanwhile find nothing to
+    free and only cost time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _level(compress: int | bool) -> int:
@@ -68,7 +84,8 @@ def dumps(
     numeric data. ``alignment`` (a power of two, 64 to 2**24) is where raw arrays start in the
     file.
     """
-    return _native.dumps(obj, _level(compress), shuffle, alignment)
+    with _gc_paused():
+        return _native.dumps(obj, _level(compress), shuffle, alignment)
 
 
 def dump(
@@ -86,14 +103,16 @@ def dump(
     receives the whole encoded file with one ``write`` call.
     """
     if _is_path(filename_or_fileobj):
-        _native.dump_path(obj, os.fspath(filename_or_fileobj), _level(compress), shuffle, alignment)
+        with _gc_paused():
+            _native.dump_path(obj, os.fspath(filename_or_fileobj), _level(compress), shuffle, alignment)
     else:
         filename_or_fileobj.write(dumps(obj, compress, shuffle=shuffle, alignment=alignment))  # type: ignore[union-attr]
 
 
 def loads(data: bytes | bytearray | memoryview, trusted: Iterable[str] | None = None) -> Any:
     """Rebuilds the value held in ``data``. Arrays are writable copies, every CRC-32 checked."""
-    return _native.load_bytes(_as_bytes(data), Policy(trusted))
+    with _gc_paused():
+        return _native.load_bytes(_as_bytes(data), Policy(trusted))
 
 
 def load(
@@ -128,10 +147,13 @@ def load(
         raise ValueError(f'mmap_mode must be None, "r" or "c", not {mmap_mode!r}')
     if _is_path(filename_or_fileobj):
         mode = "copy" if mmap_mode is None else mmap_mode
-        return _native.load_path(os.fspath(filename_or_fileobj), mode, policy, require_zero_copy, verify)
+        with _gc_paused():
+            return _native.load_path(os.fspath(filename_or_fileobj), mode, policy, require_zero_copy, verify)
     if mmap_mode is not None:
         raise ValueError("mmap_mode needs a path, not a file object")
-    return _native.load_bytes(_as_bytes(filename_or_fileobj.read()), policy)  # type: ignore[union-attr]
+    data = _as_bytes(filename_or_fileobj.read())  # type: ignore[union-attr]
+    with _gc_paused():
+        return _native.load_bytes(data, policy)
 
 
 def verify(filename: str | os.PathLike[str]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _native
 from ._errors import UntrustedTypeError
 from ._names import qualified_name
 
@@ -150,6 +151,10 @@ class Policy:
             raise TypeError("trusted must be a list of names, not a string")
         self.extra = frozenset(trusted or ())
         self._resolved: dict[str, Any] = {}
+        # Per class, what rebuilding needs: its name, and its state validator. A forest has
+        # hundreds of instances of a few classes.
+        self._names: dict[type, str] = {}
+        self._validators: dict[type, Any] = {}
 
     def is_trusted(self, name: str) -> bool:
         """True if ``name`` may be rebuilt. May import scikit-learn or scipy modules."""
@@ -182,14 +187,20 @@ class Policy:
         """An instance of the trusted class ``cls``, before its state is set."""
         if not isinstance(cls, type):
             raise TypeError(f"{cls!r} is not a class and cannot be instantiated from a file")
+        name = self._name_of(cls)
         if args is not None:
-            name = qualified_name(cls)
             if name in _NOT_CONSTRUCTED or issubclass(cls, np.generic):
                 raise TypeError(f"{name} is not constructed from arguments in a file")
             return cls(*args)
-        if qualified_name(cls) in _NUMPY_RANDOM:
+        if name in _NUMPY_RANDOM:
             return cls()
         return cls.__new__(cls)
+
+    def _name_of(self, cls: type) -> str:
+        name = self._names.get(cls)
+        if name is None:
+            name = self._names[cls] = qualified_name(cls)
+        return name
 
     def set_state(self, obj: Any, state: Any, with_items: bool) -> None:
         """Applies a reduce state (and list/dict items) to a new instance, as pickle does."""
@@ -201,7 +212,10 @@ class Policy:
                 obj[key] = value
             if state is None:
                 return
-        validate = _STATE_VALIDATORS.get(qualified_name(type(obj)))
+        cls = type(obj)
+        if cls not in self._validators:
+            self._validators[cls] = _STATE_VALIDATORS.get(self._name_of(cls))
+        validate = self._validators[cls]
         if validate is not None:
             validate(obj, state)
         setstate = getattr(type(obj), "__setstate__", None)
@@ -252,13 +266,9 @@ def _check_tree_state(tree: Any, state: Any) -> None:
     nodes = _record_field(state, "nodes", ("left_child", "right_child", "feature"), "Tree")
     if state.get("node_count") != nodes.shape[0]:
         raise ValueError("a Tree's node_count must equal the number of nodes")
-    left, right, feature = (nodes[f].astype(np.int64) for f in ("left_child", "right_child", "feature"))
-    internal = left != -1
-    if np.any(right[~internal] != -1):
-        raise ValueError("a Tree leaf has a right child")
-    _check_children(left, right, internal, "Tree")
-    if np.any((feature[internal] < 0) | (feature[internal] >= tree.n_features)):
-        raise ValueError("a Tree node splits on a feature the tree does not have")
+    # The same rules as _check_children, over the records in place: a forest has hundreds of
+    # trees, and numpy's per-call cost made this check dominate loading.
+    _native.check_tree_nodes(nodes, tree.n_features)
 
 
 def _check_predictor_state(predictor: Any, state: Any) -> None:
