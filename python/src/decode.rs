@@ -27,12 +27,9 @@ use crate::errors::{format_error, invalid_graph};
 /// the stack.
 const MAX_IMMUTABLE_DEPTH: u32 = 10_000;
 
-/// Every type and global name reachable from the root, sorted, without duplicates.
-pub(crate) fn type_names(graph: &Graph) -> Vec<String> {
+/// Every type and global name reachable from `root`, sorted, without duplicates.
+pub(crate) fn type_names(graph: &Graph, root: NodeId) -> Vec<String> {
     let mut names = Vec::new();
-    let Some(root) = graph.root() else {
-        return names;
-    };
     let mut seen = vec![false; graph.len()];
     let mut stack = vec![root];
     seen[root.index()] = true;
@@ -54,17 +51,17 @@ pub(crate) fn type_names(graph: &Graph) -> Vec<String> {
 }
 
 /// Where loaded arrays get their memory.
-pub(crate) enum ArrayMemory<'py> {
+pub(crate) enum ArrayMemory {
     /// Each array is copied (or decoded) into memory it owns: writable.
     Copy,
     /// Raw arrays are read-only views of the mapped file; compressed ones are decoded unless
     /// `require_zero_copy`, which makes them an error.
     Mapped {
-        buffer: Bound<'py, FileBuffer>,
+        buffer: Py<FileBuffer>,
         require_zero_copy: bool,
     },
     /// Raw arrays are writable views of a private copy-on-write mapping.
-    CopyOnWrite { buffer: Bound<'py, FileBuffer> },
+    CopyOnWrite { buffer: Py<FileBuffer> },
 }
 
 enum Step {
@@ -78,7 +75,7 @@ pub(crate) struct Loader<'py, 'r, S> {
     py: Python<'py>,
     reader: &'r Reader<S>,
     policy: Bound<'py, PyAny>,
-    memory: ArrayMemory<'py>,
+    memory: &'r ArrayMemory,
     dtypes: NumpyDtypes<'py>,
     numpy: Bound<'py, PyModule>,
     memo: Vec<Option<Bound<'py, PyAny>>>,
@@ -92,7 +89,7 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
         py: Python<'py>,
         reader: &'r Reader<S>,
         policy: Bound<'py, PyAny>,
-        memory: ArrayMemory<'py>,
+        memory: &'r ArrayMemory,
     ) -> PyResult<Self> {
         let count = reader.graph().len();
         Ok(Loader {
@@ -109,10 +106,15 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
     }
 
     /// Checks the names against the policy, then builds the root value.
-    pub(crate) fn load(mut self) -> PyResult<Bound<'py, PyAny>> {
-        let graph = self.reader.graph();
-        self.policy.call_method1("check", (type_names(graph),))?;
+    pub(crate) fn load(self) -> PyResult<Bound<'py, PyAny>> {
         let root = self.reader.root();
+        self.load_node(root)
+    }
+
+    /// Checks the names reachable from `root` against the policy, then builds its value.
+    pub(crate) fn load_node(mut self, root: NodeId) -> PyResult<Bound<'py, PyAny>> {
+        let graph = self.reader.graph();
+        self.policy.call_method1("check", (type_names(graph, root),))?;
         let mut steps = vec![Step::Visit {
             id: root,
             needed_now: true,
@@ -446,13 +448,13 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
         let info = reader.array_info(array).map_err(fail)?;
         let dtype = self.dtypes.get(info.dtype())?.cast_into::<PyArrayDescr>()?;
         let fortran = info.order() == Order::F;
-        let view = |buffer: &Bound<'py, FileBuffer>, writable: bool| -> PyResult<Bound<'py, PyAny>> {
+        let view = |buffer: &Py<FileBuffer>, writable: bool| -> PyResult<Bound<'py, PyAny>> {
             let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
             check_bools(info.dtype(), bytes).map_err(fail)?;
             let offset = offset_in(reader.bytes(), bytes);
-            Ok(view_of(buffer, offset, &dtype, info.shape(), fortran, writable)?.into_any())
+            Ok(view_of(buffer.bind(py), offset, &dtype, info.shape(), fortran, writable)?.into_any())
         };
-        match &self.memory {
+        match self.memory {
             ArrayMemory::Mapped {
                 buffer,
                 require_zero_copy,

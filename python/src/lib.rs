@@ -7,7 +7,8 @@
 //! - [`dtypes`]: numpy dtypes to Amber dtypes and back;
 //! - [`buffer`]: memory shared with numpy (mappings, owned copies): the only unsafe code;
 //! - [`checks`]: checks of scikit-learn state, too slow as numpy calls;
-//! - [`errors`]: crate errors as Python exceptions.
+//! - [`errors`]: crate errors as Python exceptions;
+//! - [`lazy`]: a file whose root dict's entries are loaded one at a time.
 
 mod buffer;
 mod checks;
@@ -15,20 +16,22 @@ mod decode;
 mod dtypes;
 mod encode;
 mod errors;
+mod lazy;
 
 use std::fs::File;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use amberfile::{Compression, ReadOptions, Reader, Verify, WriteOptions, Writer};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use buffer::{map_read_only, FileBuffer};
+use buffer::{map_read_only, FileBuffer, SharedMap};
 use decode::{type_names, ArrayMemory, Loader};
 use encode::Encoder;
 use errors::format_error;
+use lazy::LazyFile;
 
 fn write_options(compress: i32, shuffle: bool, alignment: u32) -> PyResult<WriteOptions> {
     let compression = match compress {
@@ -120,11 +123,38 @@ fn load_bytes<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let reader =
         Reader::from_bytes(data.as_bytes(), read_options(false)).map_err(|e| format_error(py, &e))?;
-    Loader::new(py, &reader, policy, ArrayMemory::Copy)?.load()
+    Loader::new(py, &reader, policy, &ArrayMemory::Copy)?.load()
 }
 
-/// Loads the file at `path`. `mode` is "copy", "r" (read-only views of a shared mapping) or
-/// "c" (writable views of a private copy-on-write mapping).
+/// Maps and validates the file at `path` for loading in `mode`: "copy", "r" (read-only views
+/// of a shared mapping) or "c" (writable views of a private copy-on-write mapping).
+/// Fails with OSError only if the file cannot be mapped.
+fn open_mapped(
+    py: Python<'_>,
+    (path, file): (&Path, &File),
+    mode: &str,
+    require_zero_copy: bool,
+    verify_arrays: bool,
+) -> PyResult<(Reader<SharedMap>, ArrayMemory)> {
+    // A copying load reads every page of its arrays: one bulk fault beats one per page.
+    let map = map_read_only(file, verify_arrays || mode == "copy").map_err(|e| os_error(path, e))?;
+    let reader =
+        Reader::from_storage(map.clone(), read_options(verify_arrays)).map_err(|e| format_error(py, &e))?;
+    let memory = match mode {
+        "copy" => ArrayMemory::Copy,
+        "r" => ArrayMemory::Mapped {
+            buffer: Py::new(py, FileBuffer::shared(map))?,
+            require_zero_copy,
+        },
+        "c" => ArrayMemory::CopyOnWrite {
+            buffer: Py::new(py, FileBuffer::copy_on_write(file)?)?,
+        },
+        other => return Err(PyValueError::new_err(format!("unknown mode {other:?}"))),
+    };
+    Ok((reader, memory))
+}
+
+/// Loads the file at `path` in `mode` (see [`open_mapped`]).
 #[pyfunction]
 fn load_path<'py>(
     py: Python<'py>,
@@ -134,30 +164,31 @@ fn load_path<'py>(
     require_zero_copy: bool,
     verify_arrays: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let options = read_options(verify_arrays);
     let file = File::open(&path).map_err(|e| os_error(&path, e))?;
-    let map = match map_read_only(&file, verify_arrays || mode == "copy") {
-        Ok(map) => map,
+    match open_mapped(py, (&path, &file), mode, require_zero_copy, verify_arrays) {
+        Ok((reader, memory)) => Loader::new(py, &reader, policy, &memory)?.load(),
         // Some file systems cannot map; copies can come from plain reads instead.
-        Err(_) if mode == "copy" => {
-            let reader = Reader::open(&path, options).map_err(|e| format_error(py, &e))?;
-            return Loader::new(py, &reader, policy, ArrayMemory::Copy)?.load();
+        Err(e) if mode == "copy" && e.is_instance_of::<PyOSError>(py) => {
+            let reader = Reader::open(&path, read_options(false)).map_err(|e| format_error(py, &e))?;
+            Loader::new(py, &reader, policy, &ArrayMemory::Copy)?.load()
         }
-        Err(e) => return Err(os_error(&path, e)),
-    };
-    let reader = Reader::from_storage(map.clone(), options).map_err(|e| format_error(py, &e))?;
-    let memory = match mode {
-        "copy" => ArrayMemory::Copy,
-        "r" => ArrayMemory::Mapped {
-            buffer: Bound::new(py, FileBuffer::shared(map))?,
-            require_zero_copy,
-        },
-        "c" => ArrayMemory::CopyOnWrite {
-            buffer: Bound::new(py, FileBuffer::copy_on_write(&file)?)?,
-        },
-        other => return Err(PyValueError::new_err(format!("unknown mode {other:?}"))),
-    };
-    Loader::new(py, &reader, policy, memory)?.load()
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens the file at `path` for loading entries one at a time (see [`LazyFile`]).
+#[pyfunction]
+fn open_lazy(
+    py: Python<'_>,
+    path: PathBuf,
+    mode: &str,
+    policy: Py<PyAny>,
+    require_zero_copy: bool,
+    verify_arrays: bool,
+) -> PyResult<LazyFile> {
+    let file = File::open(&path).map_err(|e| os_error(&path, e))?;
+    let (reader, memory) = open_mapped(py, (&path, &file), mode, require_zero_copy, verify_arrays)?;
+    LazyFile::new(reader, memory, policy)
 }
 
 /// Applies every validation rule to the file at `path` and checks every CRC, decoding every
@@ -183,7 +214,7 @@ fn type_names_path(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
     let file = File::open(&path).map_err(|e| os_error(&path, e))?;
     let map = map_read_only(&file, false).map_err(|e| os_error(&path, e))?;
     let reader = Reader::from_storage(map, ReadOptions::default()).map_err(|e| format_error(py, &e))?;
-    Ok(type_names(reader.graph()))
+    Ok(type_names(reader.graph(), reader.root()))
 }
 
 /// Every type and global name in the graph of a file held in `data`.
@@ -191,16 +222,18 @@ fn type_names_path(py: Python<'_>, path: PathBuf) -> PyResult<Vec<String>> {
 fn type_names_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<Vec<String>> {
     let reader =
         Reader::from_bytes(data.as_bytes(), ReadOptions::default()).map_err(|e| format_error(py, &e))?;
-    Ok(type_names(reader.graph()))
+    Ok(type_names(reader.graph(), reader.root()))
 }
 
 #[pymodule(gil_used = true)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FileBuffer>()?;
+    m.add_class::<LazyFile>()?;
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
     m.add_function(wrap_pyfunction!(dump_path, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(load_path, m)?)?;
+    m.add_function(wrap_pyfunction!(open_lazy, m)?)?;
     m.add_function(wrap_pyfunction!(verify_path, m)?)?;
     m.add_function(wrap_pyfunction!(type_names_path, m)?)?;
     m.add_function(wrap_pyfunction!(type_names_bytes, m)?)?;

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import amberfile as af
+from conftest import placeholder_class
 
 RECORD = np.dtype(
     {
@@ -199,3 +200,61 @@ def test_a_numpy_float_is_not_confused_with_an_extension_float():
     # float128 (long double) has kind "f" but no Amber equivalent: refused, never mislabelled.
     with pytest.raises(TypeError):
         af.dumps(np.zeros(2, dtype=np.longdouble))
+
+
+@pytest.mark.parametrize("compress", [0, 3])
+def test_copies_are_ordinary_numpy_arrays_that_own_their_memory(compress):
+    arrays = [np.arange(24, dtype="<f8").reshape(4, 6), np.asfortranarray(np.arange(24, dtype="<i4").reshape(4, 6))]
+    for array, loaded in zip(arrays, af.loads(af.dumps(arrays, compress))):
+        same(array, loaded)
+        assert loaded.base is None and loaded.flags.owndata
+        assert loaded.flags.writeable and loaded.flags.aligned
+        assert loaded.flags.f_contiguous == array.flags.f_contiguous
+        loaded[0, 0] = 99  # writable like any array numpy made
+
+
+def test_lazy_load_lists_names_and_builds_only_the_entry_asked_for(tmp_path):
+    path = tmp_path / "weights.amber"
+    weights = {f"layer.{i}.weight": np.full((2, 3), i, dtype="<f4") for i in range(50)}
+    hostile = placeholder_class("zz.NotTrusted")()
+    af.dump({**weights, "meta": {"epochs": 3}, "odd": hostile}, path)
+
+    for mode in (None, "r", "c"):
+        f = af.lazy_load(path, mmap_mode=mode)
+        assert f.keys() == [*weights, "meta", "odd"]
+        assert len(f) == 52 and "layer.7.weight" in f and "nope" not in f
+        same(f["layer.7.weight"], weights["layer.7.weight"])
+        assert f["layer.7.weight"].flags.writeable == (mode != "r")
+        assert f["meta"] == {"epochs": 3}
+        with pytest.raises(KeyError):
+            f["nope"]
+        # The untrusted type is refused when its entry, or the whole value, is built.
+        with pytest.raises(af.UntrustedTypeError):
+            f["odd"]
+        with pytest.raises(af.UntrustedTypeError):
+            f.load()
+    view = af.lazy_load(path, mmap_mode="r")["layer.1.weight"]
+    owner = view.base
+    assert type(owner).__name__ == "FileBuffer" and len(owner) == path.stat().st_size
+
+
+def test_lazy_load_needs_a_dict_with_str_keys_and_checks_copied_arrays(tmp_path):
+    for value in ([1, 2], {1: "a"}):
+        af.dump(value, tmp_path / "other.amber")
+        f = af.lazy_load(tmp_path / "other.amber")
+        assert f.load() == value
+        for use in (f.keys, len, lambda: f["a"], lambda: "a" in f):
+            with pytest.raises(TypeError):
+                use()
+    array = np.arange(1000, dtype=np.int64) * 3
+    data = bytearray(af.dumps({"a": array, "b": -array}))
+    data[bytes(data).find(array[500:501].tobytes())] ^= 0xFF  # inside "a" only
+    path = tmp_path / "flipped.amber"
+    path.write_bytes(bytes(data))
+    f = af.lazy_load(path)
+    assert f["b"][500] == -1500
+    with pytest.raises(af.ChecksumError):
+        f["a"]
+    assert af.lazy_load(path, mmap_mode="r")["a"][500] != 1500  # mapped: unchecked by default
+    with pytest.raises(af.ChecksumError):
+        af.lazy_load(path, mmap_mode="r", verify=True)["a"]

@@ -33,6 +33,7 @@ __all__ = [
     "dump",
     "dumps",
     "get_untrusted_types",
+    "lazy_load",
     "load",
     "loads",
     "verify",
@@ -154,6 +155,37 @@ def load(
     data = _as_bytes(filename_or_fileobj.read())  # type: ignore[union-attr]
     with _gc_paused():
         return _native.load_bytes(data, policy)
+
+
+def lazy_load(
+    filename: str | os.PathLike[str],
+    mmap_mode: MmapMode | None = None,
+    trusted: Iterable[str] | None = None,
+    *,
+    require_zero_copy: bool = False,
+    verify: bool = False,
+) -> _native.LazyFile:
+    """Opens a file whose value is a dict with str keys, to load its entries one at a time.
+
+    Like ``np.load`` of an ``.npz`` or safetensors' ``safe_open``: the file is mapped and its
+    structure and metadata validated, but nothing is built until asked for::
+
+        f = amberfile.lazy_load("weights.amber", mmap_mode="r")
+        names = f.keys()              # list of str, in file order
+        w = f["layer.3.weight"]       # builds this entry only
+        "bias" in f, len(f)
+        everything = f.load()         # the whole value, as load() gives it
+
+    Each entry is built on its own, under the same trust check as ``load``, so an object two
+    entries share comes back as two objects. ``keys``, ``[]``, ``in`` and ``len`` raise
+    ``TypeError`` if the root is not a dict with str keys. The other arguments mean what they
+    mean for ``load``. The mapping stays open while the returned object or any array from it
+    is alive.
+    """
+    if mmap_mode not in (None, "r", "c"):
+        raise ValueError(f'mmap_mode must be None, "r" or "c", not {mmap_mode!r}')
+    mode = "copy" if mmap_mode is None else mmap_mode
+    return _native.open_lazy(os.fspath(filename), mode, Policy(trusted), require_zero_copy, verify)
 
 
 def verify(filename: str | os.PathLike[str]) -> None:
