@@ -1,6 +1,8 @@
 //! Decoding compressed blocks: CRC first, then zstd into a buffer of exactly the declared size,
 //! then unshuffle. A block can never inflate past what its array declared.
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
@@ -27,19 +29,58 @@ pub(crate) fn decode_block(
             "bytes follow the block's zstd frame",
         ));
     }
-    match filter {
-        Filter::None => decompress_exact(stored, out, offset),
-        Filter::Shuffle => {
-            let mut shuffled = vec![0u8; out.len()];
-            decompress_exact(stored, &mut shuffled, offset)?;
-            unshuffle(&shuffled, out, itemsize);
-            Ok(())
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        let state = match slot {
+            Some(state) => state,
+            None => slot.insert(BlockDecompressor {
+                zstd: zstd::bulk::Decompressor::new()
+                    .map_err(|e| Error::corrupt_block(offset, format!("zstd: {e}")))?,
+                shuffled: Vec::new(),
+            }),
+        };
+        match filter {
+            Filter::None => decompress_exact(&mut state.zstd, stored, out, offset),
+            Filter::Shuffle => {
+                state.shuffled.resize(out.len(), 0);
+                let result = decompress_exact(&mut state.zstd, stored, &mut state.shuffled, offset);
+                if result.is_ok() {
+                    unshuffle(&state.shuffled, out, itemsize);
+                }
+                release_if_large(&mut state.shuffled);
+                result
+            }
         }
+    })
+}
+
+/// Scratch kept between blocks: enough for the default 1 MiB blocks; a buffer grown past it by
+/// an unusual block size is freed rather than held by the thread for good.
+const KEPT_SCRATCH_BYTES: usize = 4 << 20;
+
+pub(crate) fn release_if_large(scratch: &mut Vec<u8>) {
+    if scratch.capacity() > KEPT_SCRATCH_BYTES {
+        *scratch = Vec::new();
     }
 }
 
-fn decompress_exact(stored: &[u8], out: &mut [u8], offset: u64) -> Result<()> {
-    let written = zstd::bulk::decompress_to_buffer(stored, out).map_err(|e| {
+/// Per-thread state reused from block to block: a zstd context and the unshuffle buffer, which
+/// would otherwise be set up or freshly allocated for every block.
+struct BlockDecompressor {
+    zstd: zstd::bulk::Decompressor<'static>,
+    shuffled: Vec<u8>,
+}
+
+thread_local! {
+    static DECOMPRESSOR: RefCell<Option<BlockDecompressor>> = const { RefCell::new(None) };
+}
+
+fn decompress_exact(
+    zstd: &mut zstd::bulk::Decompressor<'static>,
+    stored: &[u8],
+    out: &mut [u8],
+    offset: u64,
+) -> Result<()> {
+    let written = zstd.decompress_to_buffer(stored, out).map_err(|e| {
         Error::corrupt_block(
             offset,
             format!("zstd: {e} (or it inflates past the declared size)"),

@@ -80,6 +80,7 @@ use crate::format::{
 use crate::graph::{ArrayId, Graph, NodeId};
 use crate::limits::{Limits, MAX_ALIGNMENT, MIN_ALIGNMENT};
 use cursor::ByteCursor;
+pub(crate) use decode::release_if_large;
 use decode::{copy_with_crc32, decode_block, decode_blocks, stored_bytes};
 pub use metadata::ArrayEntry;
 

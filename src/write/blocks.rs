@@ -1,6 +1,7 @@
 //! Compressed arrays: blocks of a fixed uncompressed size, each shuffled (optionally) and
 //! compressed to one zstd frame on all cores, then written in order with its CRC.
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 
 use rayon::prelude::*;
@@ -9,6 +10,7 @@ use super::{read_exactly, Source, Writer};
 use crate::error::{Error, Result};
 use crate::filter::shuffle;
 use crate::format::{crc32, Filter, StoredExtent};
+use crate::read::release_if_large;
 
 /// Blocks compressed per parallel round: enough to keep every core busy, few enough that the
 /// window (blocks x block size) stays small.
@@ -82,13 +84,45 @@ fn compress_window<W: Write>(
     Ok(())
 }
 
+/// Per-thread state reused from block to block: a zstd context, whose tables take longer to
+/// set up than a small block takes to compress, and buffers that would otherwise be fresh
+/// (page-faulting) allocations every time.
+struct BlockCompressor {
+    level: i32,
+    zstd: zstd::bulk::Compressor<'static>,
+    shuffled: Vec<u8>,
+    frame: Vec<u8>,
+}
+
+thread_local! {
+    static COMPRESSOR: RefCell<Option<BlockCompressor>> = const { RefCell::new(None) };
+}
+
 fn compress_block(block: &[u8], level: i32, filter: Filter, itemsize: usize) -> std::io::Result<Vec<u8>> {
-    match filter {
-        Filter::None => zstd::bulk::compress(block, level),
-        Filter::Shuffle => {
-            let mut shuffled = vec![0u8; block.len()];
-            shuffle(block, &mut shuffled, itemsize);
-            zstd::bulk::compress(&shuffled, level)
-        }
-    }
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let state = match slot {
+            Some(state) if state.level == level => state,
+            _ => slot.insert(BlockCompressor {
+                level,
+                zstd: zstd::bulk::Compressor::new(level)?,
+                shuffled: Vec::new(),
+                frame: Vec::new(),
+            }),
+        };
+        let input = match filter {
+            Filter::None => block,
+            Filter::Shuffle => {
+                state.shuffled.resize(block.len(), 0);
+                shuffle(block, &mut state.shuffled, itemsize);
+                &state.shuffled
+            }
+        };
+        state.frame.clear();
+        state.frame.reserve(zstd::zstd_safe::compress_bound(input.len()));
+        let result = state.zstd.compress_to_buffer(input, &mut state.frame);
+        let frame = state.frame.clone();
+        release_if_large(&mut state.shuffled);
+        release_if_large(&mut state.frame);
+        result.map(|_| frame)
+    })
 }
