@@ -3,6 +3,8 @@
 
     .venv/bin/python benches/compare.py [--quick] [--runs N] [--out docs/benchmarks.md]
 
+(`bash benches/run.sh` sets up the .venv and runs this together with `cargo bench --bench io`.)
+
 Every workload runs side by side in this process; each figure is the median of N runs
 (default 5) and every Amber time is also given as a ratio to its anchor (Amber / anchor: below
 1.0 is faster). Files live in a temporary directory on the same disk as the checkout and are
@@ -321,6 +323,9 @@ def w4(runs: int, models) -> str:
     return "\n".join(lines) + "\n"
 
 
+GENERATED = "<!-- Below: written by benches/compare.py; edit above this line only. -->"
+
+
 def machine_line():
     cores = os.cpu_count()
     mem = "?"
@@ -360,13 +365,17 @@ def main():
         parts.append(w4(runs, models))
         print(parts[-1], flush=True)
 
-    command = "python benches/compare.py" + (" --quick" if args.quick else f" --runs {runs}")
+    command = "python benches/compare.py --quick" if args.quick else f"bash benches/run.sh {runs}"
     report = (
         f"Measured {machine_line()}; medians of {runs} runs; reproduce with `{command}`.\n\n" + "\n".join(parts)
     )
     if args.out:
+        # Everything above the marker is written by hand (the analysis) and kept.
+        kept = "# Benchmarks\n\n"
+        if args.out.exists() and GENERATED in args.out.read_text():
+            kept = args.out.read_text().split(GENERATED)[0]
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text("# Benchmarks\n\n" + report)
+        args.out.write_text(kept + GENERATED + "\n\n" + report)
     return 0
 
 

@@ -482,7 +482,7 @@ impl Writer<PendingFile> {
         let temp = builder.tempfile_in(&dir).map_err(|e| Error::io(0, e))?;
         let fsync = options.fsync;
         let pending = PendingFile {
-            file: BufWriter::with_capacity(1 << 20, temp),
+            file: BufWriter::with_capacity(64 << 10, temp),
             target,
             fsync,
         };
