@@ -5,9 +5,9 @@
 
 (`bash benches/run.sh` sets up the .venv and runs this together with `cargo bench --bench io`.)
 
-Every workload runs side by side in this process; each figure is the median of N runs
-(default 5) and every Amber time is also given as a ratio to its anchor (Amber / anchor: below
-1.0 is faster). Files live in a temporary directory on the same disk as the checkout and are
+Every workload runs side by side in this process, the candidates interleaved round by round;
+each figure is the median of N runs (default 5) and every Amber time is also given as a ratio
+to its anchor (Amber / anchor: below 1.0 is faster). Files live in a temporary directory on the same disk as the checkout and are
 in the page cache, as they are when a model is saved and loaded again on one machine.
 
 Workloads (issue 7):
@@ -46,6 +46,22 @@ try:
     import skops.io as sio
 except ImportError:  # pragma: no cover - reported in the table
     sio = None
+
+
+def timed(fn, runs, setup=None):
+    """A measurement for `interleaved`: `fn` timed `runs` times, `setup` untimed before each."""
+    return fn, runs, setup
+
+
+def interleaved(measurements):
+    """Medians of several measurements taken in rounds, one run of each per round, so that the
+    machine's drift (page-cache writeback, other load) falls on every candidate alike."""
+    samples = {name: [] for name in measurements}
+    for round_ in range(max(runs for _, runs, _ in measurements.values())):
+        for name, (fn, runs, setup) in measurements.items():
+            if round_ < runs:
+                samples[name].append(median_time(fn, 1, setup))
+    return {name: statistics.median(times) for name, times in samples.items()}
 
 
 def median_time(fn, runs, setup=None):
@@ -114,36 +130,36 @@ def w1(tmp: Path, runs: int, mib: int) -> Table:
         with open(paths["pkl"], "rb") as f:
             return pickle.load(f)
 
-    dump = {
-        "np.save": median_time(lambda: np.save(paths["npy"], a), runs, rm(paths["npy"])),
-        "amber": median_time(lambda: amberfile.dump(a, paths["amber"]), runs, rm(paths["amber"])),
-        "pickle5": median_time(pickle_dump, runs, rm(paths["pkl"])),
-        "joblib": median_time(lambda: joblib.dump(a, paths["joblib"]), runs, rm(paths["joblib"])),
-        "safetensors": median_time(
+    dump = interleaved({
+        "np.save": timed(lambda: np.save(paths["npy"], a), runs, rm(paths["npy"])),
+        "amber": timed(lambda: amberfile.dump(a, paths["amber"]), runs, rm(paths["amber"])),
+        "pickle5": timed(pickle_dump, runs, rm(paths["pkl"])),
+        "joblib": timed(lambda: joblib.dump(a, paths["joblib"]), runs, rm(paths["joblib"])),
+        "safetensors": timed(
             lambda: st.save_file({"a": a}, paths["safetensors"]), runs, rm(paths["safetensors"])
         ),
-    }
-    load = {
-        "np.load": median_time(lambda: np.load(paths["npy"]), runs),
-        "amber": median_time(lambda: amberfile.load(paths["amber"]), runs),
-        "pickle5": median_time(pickle_load, runs),
-        "joblib": median_time(lambda: joblib.load(paths["joblib"]), runs),
-        "safetensors": median_time(lambda: st.load_file(paths["safetensors"]), runs),
-    }
+    })
+    load = interleaved({
+        "np.load": timed(lambda: np.load(paths["npy"]), runs),
+        "amber": timed(lambda: amberfile.load(paths["amber"]), runs),
+        "pickle5": timed(pickle_load, runs),
+        "joblib": timed(lambda: joblib.load(paths["joblib"]), runs),
+        "safetensors": timed(lambda: st.load_file(paths["safetensors"]), runs),
+    })
     many = max(runs, 21)
-    mmap_open = {
-        "np.load(mmap)": median_time(lambda: np.load(paths["npy"], mmap_mode="r"), many),
-        "amber": median_time(lambda: amberfile.load(paths["amber"], mmap_mode="r"), many),
-        "joblib(mmap)": median_time(lambda: joblib.load(paths["joblib"], mmap_mode="r"), many),
-        "safetensors(safe_open)": median_time(
+    mmap_open = interleaved({
+        "np.load(mmap)": timed(lambda: np.load(paths["npy"], mmap_mode="r"), many),
+        "amber": timed(lambda: amberfile.load(paths["amber"], mmap_mode="r"), many),
+        "joblib(mmap)": timed(lambda: joblib.load(paths["joblib"], mmap_mode="r"), many),
+        "safetensors(safe_open)": timed(
             lambda: safe_open(paths["safetensors"], framework="np").get_tensor("a"), runs
         ),
-    }
-    scan = {
-        "np.load(mmap)": median_time(lambda: float(np.load(paths["npy"], mmap_mode="r").sum()), runs),
-        "amber": median_time(lambda: float(amberfile.load(paths["amber"], mmap_mode="r").sum()), runs),
-        "joblib(mmap)": median_time(lambda: float(joblib.load(paths["joblib"], mmap_mode="r").sum()), runs),
-    }
+    })
+    scan = interleaved({
+        "np.load(mmap)": timed(lambda: float(np.load(paths["npy"], mmap_mode="r").sum()), runs),
+        "amber": timed(lambda: float(amberfile.load(paths["amber"], mmap_mode="r").sum()), runs),
+        "joblib(mmap)": timed(lambda: float(joblib.load(paths["joblib"], mmap_mode="r").sum()), runs),
+    })
     size = {name: os.path.getsize(p) for name, p in paths.items()}
 
     t = Table(
@@ -179,34 +195,34 @@ def w2(tmp: Path, runs: int, count: int) -> Table:
         with open(p["pkl"], "rb") as f:
             return pickle.load(f)
 
-    dump = {
-        "amber": median_time(lambda: amberfile.dump(arrays, p["amber"]), runs),
-        "safetensors": median_time(lambda: st.save_file(arrays, p["safetensors"]), runs),
-        "npz": median_time(lambda: np.savez(p["npz"], **arrays), runs),
-        "pickle5": median_time(pickle_dump, runs),
-        "joblib": median_time(lambda: joblib.dump(arrays, p["joblib"]), runs),
-    }
-    open_list = {
-        "amber": median_time(lambda: amberfile.lazy_load(p["amber"]).keys(), runs),
-        "safetensors": median_time(lambda: list(safe_open(p["safetensors"], framework="np").keys()), runs),
-        "npz": median_time(lambda: list(np.load(p["npz"]).files), runs),
-        "pickle5": median_time(lambda: list(pickle_load()), runs),
-        "joblib": median_time(lambda: list(joblib.load(p["joblib"])), runs),
-    }
-    load_one = {
-        "amber": median_time(lambda: amberfile.lazy_load(p["amber"])[key], runs),
-        "safetensors": median_time(lambda: safe_open(p["safetensors"], framework="np").get_tensor(key), runs),
-        "npz": median_time(lambda: np.load(p["npz"])[key], runs),
-        "pickle5": median_time(lambda: pickle_load()[key], runs),
-        "joblib": median_time(lambda: joblib.load(p["joblib"])[key], runs),
-    }
-    load_all = {
-        "amber": median_time(lambda: amberfile.load(p["amber"]), runs),
-        "safetensors": median_time(lambda: st.load_file(p["safetensors"]), runs),
-        "npz": median_time(lambda: dict(np.load(p["npz"])), runs),
-        "pickle5": median_time(pickle_load, runs),
-        "joblib": median_time(lambda: joblib.load(p["joblib"]), runs),
-    }
+    dump = interleaved({
+        "amber": timed(lambda: amberfile.dump(arrays, p["amber"]), runs),
+        "safetensors": timed(lambda: st.save_file(arrays, p["safetensors"]), runs),
+        "npz": timed(lambda: np.savez(p["npz"], **arrays), runs),
+        "pickle5": timed(pickle_dump, runs),
+        "joblib": timed(lambda: joblib.dump(arrays, p["joblib"]), runs),
+    })
+    open_list = interleaved({
+        "amber": timed(lambda: amberfile.lazy_load(p["amber"]).keys(), runs),
+        "safetensors": timed(lambda: list(safe_open(p["safetensors"], framework="np").keys()), runs),
+        "npz": timed(lambda: list(np.load(p["npz"]).files), runs),
+        "pickle5": timed(lambda: list(pickle_load()), runs),
+        "joblib": timed(lambda: list(joblib.load(p["joblib"])), runs),
+    })
+    load_one = interleaved({
+        "amber": timed(lambda: amberfile.lazy_load(p["amber"])[key], runs),
+        "safetensors": timed(lambda: safe_open(p["safetensors"], framework="np").get_tensor(key), runs),
+        "npz": timed(lambda: np.load(p["npz"])[key], runs),
+        "pickle5": timed(lambda: pickle_load()[key], runs),
+        "joblib": timed(lambda: joblib.load(p["joblib"])[key], runs),
+    })
+    load_all = interleaved({
+        "amber": timed(lambda: amberfile.load(p["amber"]), runs),
+        "safetensors": timed(lambda: st.load_file(p["safetensors"]), runs),
+        "npz": timed(lambda: dict(np.load(p["npz"])), runs),
+        "pickle5": timed(pickle_load, runs),
+        "joblib": timed(lambda: joblib.load(p["joblib"]), runs),
+    })
     t = Table(
         f"W2: {count:,} float32 arrays of 4 KiB in a dict",
         "Anchors: safetensors for open + list, pickle (protocol 5) for load all.",
@@ -250,16 +266,16 @@ def w3(tmp: Path, runs: int, models) -> Table:
             with open(path, "rb") as f:
                 return pickle.load(f)
 
-        dump = {
-            "amber": median_time(lambda: amberfile.dump(model, p["amber"]), runs),
-            "pickle5": median_time(pickle_dump, runs),
-            "joblib": median_time(lambda: joblib.dump(model, p["joblib"]), runs),
-        }
-        load = {
-            "amber": median_time(lambda: amberfile.load(p["amber"]), runs),
-            "pickle5": median_time(pickle_load, runs),
-            "joblib": median_time(lambda: joblib.load(p["joblib"]), runs),
-        }
+        dump = interleaved({
+            "amber": timed(lambda: amberfile.dump(model, p["amber"]), runs),
+            "pickle5": timed(pickle_dump, runs),
+            "joblib": timed(lambda: joblib.dump(model, p["joblib"]), runs),
+        })
+        load = interleaved({
+            "amber": timed(lambda: amberfile.load(p["amber"]), runs),
+            "pickle5": timed(pickle_load, runs),
+            "joblib": timed(lambda: joblib.load(p["joblib"]), runs),
+        })
         if sio is not None:
             dump["skops"] = median_time(lambda: sio.dump(model, p["skops"]), max(1, runs // 2))
             untrusted = sio.get_untrusted_types(file=p["skops"])
