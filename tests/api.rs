@@ -473,6 +473,33 @@ fn rewriting_a_mapped_file_leaves_the_old_mapping_intact() {
     assert_eq!(f32_values(&new_reader), new);
 }
 
+#[test]
+fn committing_replaces_files_and_never_blocks_on_what_the_target_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.amber");
+    for round in 0..3 {
+        let values = vec![round as f32; 1000 * (round + 1)];
+        write_f32_file(&path, &values, 64);
+        assert_eq!(
+            f32_values(&Reader::open(&path, ReadOptions::default()).unwrap()),
+            values
+        );
+    }
+    // A FIFO at the target: the writer must not open it for reading (that would block until
+    // a writer appears); the rename simply replaces it.
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("fifo.amber");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        write_f32_file(&fifo, &[5.0; 10], 64);
+        assert_eq!(
+            f32_values(&Reader::open(&fifo, ReadOptions::default()).unwrap()),
+            vec![5.0; 10]
+        );
+    }
+}
+
 fn sample_value() -> Value {
     Value::Map(vec![
         (Value::Str("coef_".into()), Value::Array(first_array_id())),

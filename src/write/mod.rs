@@ -445,6 +445,29 @@ fn encode_header(alignment: u32) -> Vec<u8> {
     bytes
 }
 
+/// The regular file a commit is about to replace, held open so that the rename does not drop
+/// its last reference. Anything else (no file, a FIFO, no permission) is left alone; the open
+/// never blocks, even if a FIFO took the file's place after the check.
+#[cfg(unix)]
+fn open_replaced_file(target: &Path) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !std::fs::symlink_metadata(target).ok()?.is_file() {
+        return None;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(target)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// Elsewhere a file held open may refuse to be replaced: the rename frees it in place.
+#[cfg(not(unix))]
+fn open_replaced_file(_target: &Path) -> Option<std::fs::File> {
+    None
+}
+
 /// A file being written under a temporary name next to its target; [`Writer::commit`] renames
 /// it into place, so a crash never leaves half a file under the target name. Dropped without a
 /// commit, the temporary file is deleted.
@@ -489,7 +512,8 @@ impl Writer<PendingFile> {
         Writer::new(pending, options)
     }
 
-    /// Finishes the file and moves it to its target name.
+    /// Finishes the file and moves it to its target name. A file it replaces is released on a
+    /// background thread, so freeing a big old model does not delay the caller.
     pub fn commit(self, graph: &Graph) -> Result<()> {
         let position = self.position;
         let pending = self.finish(graph)?;
@@ -500,8 +524,14 @@ impl Writer<PendingFile> {
         if pending.fsync {
             temp.as_file().sync_all().map_err(|e| Error::io(position, e))?;
         }
+        let replaced = open_replaced_file(&pending.target);
         temp.persist(&pending.target)
             .map_err(|e| Error::io(position, e.error))?;
+        if let Some(replaced) = replaced {
+            // The replaced file's last reference: freeing its pages and blocks (milliseconds
+            // for a big model) happens on another thread instead of delaying the caller.
+            std::thread::spawn(move || drop(replaced));
+        }
         if pending.fsync {
             if let Some(dir) = pending.target.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::File::open(dir)
