@@ -80,6 +80,8 @@ pub(crate) struct Loader<'py, 'r, S> {
     numpy: Bound<'py, PyModule>,
     memo: Vec<Option<Bound<'py, PyAny>>>,
     in_progress: Vec<bool>,
+    /// Built, but its items or state are not filled in yet.
+    fill_pending: Vec<bool>,
     /// Nesting depth of each built tuple or frozenset (0 for other nodes).
     immutable_depth: Vec<u32>,
 }
@@ -101,6 +103,7 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
             numpy: py.import("numpy")?,
             memo: vec![None; count],
             in_progress: vec![false; count],
+            fill_pending: vec![false; count],
             immutable_depth: vec![0; count],
         })
     }
@@ -115,6 +118,7 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
     pub(crate) fn load_node(mut self, root: NodeId) -> PyResult<Bound<'py, PyAny>> {
         let graph = self.reader.graph();
         self.policy.call_method1("check", (type_names(graph, root),))?;
+        let mut uses = self.count_uses(root);
         let mut steps = vec![Step::Visit {
             id: root,
             needed_now: true,
@@ -149,8 +153,10 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
                     let object = self.create(id)?;
                     self.memo[id.index()] = Some(object);
                     self.in_progress[id.index()] = false;
+                    self.release(&mut uses, root, &self.before_create(id));
                     let after = self.after_create(id);
                     if !after.is_empty() {
+                        self.fill_pending[id.index()] = true;
                         steps.push(Step::Fill(id));
                         steps.extend(after.into_iter().rev().map(|id| Step::Visit {
                             id,
@@ -165,6 +171,8 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
                         .all(|c| self.memo[c.index()].is_some())
                     {
                         self.fill(id)?;
+                        self.fill_pending[id.index()] = false;
+                        self.release(&mut uses, root, &self.after_create(id));
                     } else {
                         deferred.push(id);
                     }
@@ -175,6 +183,37 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
             self.fill(id)?;
         }
         Ok(self.built(root))
+    }
+
+    /// How many times each node reachable from `root` is used by a parent's create or fill.
+    fn count_uses(&self, root: NodeId) -> Vec<u32> {
+        let mut uses = vec![0u32; self.memo.len()];
+        let mut seen = vec![false; self.memo.len()];
+        let mut stack = vec![root];
+        seen[root.index()] = true;
+        while let Some(id) = stack.pop() {
+            for child in self.before_create(id).into_iter().chain(self.after_create(id)) {
+                uses[child.index()] = uses[child.index()].saturating_add(1);
+                if !std::mem::replace(&mut seen[child.index()], true) {
+                    stack.push(child);
+                }
+            }
+        }
+        uses
+    }
+
+    /// Marks `children` as used once more; a child whose every parent has used it is dropped
+    /// from the memo, so a transient value (a tree's node array, copied by the tree's own
+    /// `__setstate__`) is freed at once and its memory reused, not held to the end.
+    fn release(&mut self, uses: &mut [u32], root: NodeId, children: &[NodeId]) {
+        for &child in children {
+            let left = &mut uses[child.index()];
+            *left = left.saturating_sub(1);
+            // A node whose fill was deferred (a cycle through a tuple) is still needed by it.
+            if *left == 0 && child != root && !self.fill_pending[child.index()] {
+                self.memo[child.index()] = None;
+            }
+        }
     }
 
     fn graph(&self) -> &'r Graph {
