@@ -126,6 +126,9 @@ fn load_bytes<'py>(
     Loader::new(py, &reader, policy, &ArrayMemory::Copy)?.load()
 }
 
+/// Files up to this size are read rather than mapped for a copying load.
+const SMALL_FILE_BYTES: u64 = 1 << 20;
+
 /// Maps and validates the file at `path` for loading in `mode`: "copy", "r" (read-only views
 /// of a shared mapping) or "c" (writable views of a private copy-on-write mapping).
 /// Fails with OSError only if the file cannot be mapped.
@@ -165,6 +168,12 @@ fn load_path<'py>(
     verify_arrays: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let file = File::open(&path).map_err(|e| os_error(&path, e))?;
+    let len = file.metadata().map_err(|e| os_error(&path, e))?.len();
+    if mode == "copy" && len <= SMALL_FILE_BYTES {
+        // A small model is read whole: cheaper than setting up and tearing down a mapping.
+        let reader = Reader::from_reader(&file, read_options(false)).map_err(|e| format_error(py, &e))?;
+        return Loader::new(py, &reader, policy, &ArrayMemory::Copy)?.load();
+    }
     match open_mapped(py, (&path, &file), mode, require_zero_copy, verify_arrays) {
         Ok((reader, memory)) => Loader::new(py, &reader, policy, &memory)?.load(),
         // Some file systems cannot map; copies can come from plain reads instead.

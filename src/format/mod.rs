@@ -189,7 +189,7 @@ pub fn align_up(value: u64, alignment: u64) -> Option<u64> {
 pub fn crc32_parallel(bytes: &[u8]) -> u32 {
     use rayon::prelude::*;
     const CHUNK: usize = 4 << 20;
-    if bytes.len() <= 2 * CHUNK {
+    if bytes.len() as u64 <= PARALLEL_MIN_BYTES {
         return crc32(bytes);
     }
     bytes
@@ -207,6 +207,10 @@ pub fn crc32_parallel(bytes: &[u8]) -> u32 {
         })
         .map_or(0, |hasher| hasher.finalize())
 }
+
+/// Checksum work below this many bytes stays on the calling thread: handing it to the thread
+/// pool (waking workers, blocking the caller until they finish) costs more than it saves.
+pub(crate) const PARALLEL_MIN_BYTES: u64 = 8 << 20;
 
 /// Whether a stored checksum matches. Under `cfg(fuzzing)` every checksum passes, so the fuzzer
 /// reaches the structures behind them (as image-png does); the CRC path is tested separately.

@@ -105,12 +105,16 @@ pub(crate) fn decode_blocks(
     filter: Filter,
     itemsize: usize,
 ) -> Result<()> {
+    let decode = |(chunk, extent): (&mut [u8], &StoredExtent)| {
+        decode_block(stored_bytes(file, extent)?, extent, chunk, filter, itemsize)
+    };
+    if blocks.len() <= 1 {
+        // One block: the thread pool would only add a hand-off.
+        return out.chunks_mut(block_size.max(1)).zip(blocks).try_for_each(decode);
+    }
     out.par_chunks_mut(block_size)
         .zip(blocks.par_iter())
-        .try_for_each(|(chunk, extent)| {
-            let stored = stored_bytes(file, extent)?;
-            decode_block(stored, extent, chunk, filter, itemsize)
-        })
+        .try_for_each(decode)
 }
 
 /// The bytes of a validated extent. The layout walk has already bounded it by the file.

@@ -75,7 +75,7 @@ use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::format::{
     checksum_matches, crc32, crc32_parallel, is_newer_minor, Codec, Filter, Header, Order, StoredExtent,
-    Trailer, HEADER_LEN, KNOWN_REQUIRED_FEATURES, MAGIC, TRAILER_LEN, VERSION_MAJOR,
+    Trailer, HEADER_LEN, KNOWN_REQUIRED_FEATURES, MAGIC, PARALLEL_MIN_BYTES, TRAILER_LEN, VERSION_MAJOR,
 };
 use crate::graph::{ArrayId, Graph, NodeId};
 use crate::limits::{Limits, MAX_ALIGNMENT, MIN_ALIGNMENT};
@@ -554,15 +554,16 @@ impl<S: AsRef<[u8]>> Reader<S> {
     /// file order.
     pub fn verify_checksums(&self) -> Result<()> {
         let file = self.bytes();
-        let failures: Vec<u64> = self
-            .extents
-            .par_iter()
-            .filter_map(|extent| {
-                let ok =
-                    stored_bytes(file, extent).map(|b| checksum_matches(extent.crc32, crc32_parallel(b)));
-                (!matches!(ok, Ok(true))).then_some(extent.offset)
-            })
-            .collect();
+        let failed = |extent: &StoredExtent| {
+            let ok = stored_bytes(file, extent).map(|b| checksum_matches(extent.crc32, crc32_parallel(b)));
+            (!matches!(ok, Ok(true))).then_some(extent.offset)
+        };
+        let total: u64 = self.extents.iter().map(|e| e.stored_length).sum();
+        let failures: Vec<u64> = if total <= PARALLEL_MIN_BYTES {
+            self.extents.iter().filter_map(failed).collect()
+        } else {
+            self.extents.par_iter().filter_map(failed).collect()
+        };
         if let Some(offset) = failures.into_iter().min() {
             return Err(Error::checksum(offset, "array data CRC-32 does not match"));
         }

@@ -68,11 +68,14 @@ fn compress_window<W: Write>(
     itemsize: u64,
     extents: &mut Vec<StoredExtent>,
 ) -> Result<()> {
-    let compressed: Vec<Vec<u8>> = window
-        .par_chunks(block_size as usize)
-        .map(|block| compress_block(block, level, filter, itemsize as usize))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| Error::io(writer.position(), e))?;
+    let compress = |block: &[u8]| compress_block(block, level, filter, itemsize as usize);
+    let compressed: std::io::Result<Vec<Vec<u8>>> = if window.len() as u64 <= block_size {
+        // One block: the thread pool would only add a hand-off.
+        window.chunks(block_size as usize).map(compress).collect()
+    } else {
+        window.par_chunks(block_size as usize).map(compress).collect()
+    };
+    let compressed = compressed.map_err(|e| Error::io(writer.position(), e))?;
     for frame in compressed {
         extents.push(StoredExtent {
             offset: writer.position(),

@@ -445,13 +445,18 @@ fn encode_header(alignment: u32) -> Vec<u8> {
     bytes
 }
 
-/// The regular file a commit is about to replace, held open so that the rename does not drop
-/// its last reference. Anything else (no file, a FIFO, no permission) is left alone; the open
-/// never blocks, even if a FIFO took the file's place after the check.
+/// Below this size, freeing a replaced file costs less than starting a thread to do it.
+#[cfg(unix)]
+const RELEASE_IN_BACKGROUND_BYTES: u64 = 8 << 20;
+
+/// The big regular file a commit is about to replace, held open so that the rename does not
+/// drop its last reference. Anything else (no file, a small one, a FIFO, no permission) is left
+/// alone; the open never blocks, even if a FIFO took the file's place after the check.
 #[cfg(unix)]
 fn open_replaced_file(target: &Path) -> Option<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    if !std::fs::symlink_metadata(target).ok()?.is_file() {
+    let metadata = std::fs::symlink_metadata(target).ok()?;
+    if !metadata.is_file() || metadata.len() < RELEASE_IN_BACKGROUND_BYTES {
         return None;
     }
     let file = std::fs::OpenOptions::new()

@@ -18,6 +18,7 @@ Rebuilding a trusted class (the file's ``args`` and ``state``):
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Iterable
 from typing import Any
@@ -115,6 +116,9 @@ def _class_in_package(name: str, package: str) -> type | None:
     return obj if isinstance(obj, type) and _names_itself(obj, name) else None
 
 
+# Whether a name denotes an estimator or a sparse matrix class depends only on the installed
+# packages, so each name is looked up once per process (loading a pipeline asks for a dozen).
+@functools.lru_cache(maxsize=4096)
 def _sklearn_object(name: str) -> Any:
     cls = _class_in_package(name, "sklearn")
     if cls is None:
@@ -126,6 +130,7 @@ def _sklearn_object(name: str) -> Any:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _scipy_sparse_object(name: str) -> Any:
     if not name.startswith("scipy.sparse."):
         return None
@@ -143,6 +148,11 @@ def _is_numpy_ufunc(name: str) -> bool:
     return module == "numpy" and attribute.isidentifier() and isinstance(getattr(np, attribute, None), np.ufunc)
 
 
+# Per class, the name rebuilding checks it by: a forest holds hundreds of instances of a few
+# classes. Only classes the policy itself resolved from trusted names are ever looked up.
+_CLASS_NAMES: dict[type, str] = {}
+
+
 class Policy:
     """The default trust set plus the caller's ``trusted`` names."""
 
@@ -151,10 +161,6 @@ class Policy:
             raise TypeError("trusted must be a list of names, not a string")
         self.extra = frozenset(trusted or ())
         self._resolved: dict[str, Any] = {}
-        # Per class, what rebuilding needs: its name, and its state validator. A forest has
-        # hundreds of instances of a few classes.
-        self._names: dict[type, str] = {}
-        self._validators: dict[type, Any] = {}
 
     def is_trusted(self, name: str) -> bool:
         """True if ``name`` may be rebuilt. May import scikit-learn or scipy modules."""
@@ -197,9 +203,9 @@ class Policy:
         return cls.__new__(cls)
 
     def _name_of(self, cls: type) -> str:
-        name = self._names.get(cls)
+        name = _CLASS_NAMES.get(cls)
         if name is None:
-            name = self._names[cls] = qualified_name(cls)
+            name = _CLASS_NAMES[cls] = qualified_name(cls)
         return name
 
     def set_state(self, obj: Any, state: Any, with_items: bool) -> None:
@@ -212,10 +218,7 @@ class Policy:
                 obj[key] = value
             if state is None:
                 return
-        cls = type(obj)
-        if cls not in self._validators:
-            self._validators[cls] = _STATE_VALIDATORS.get(self._name_of(cls))
-        validate = self._validators[cls]
+        validate = _STATE_VALIDATORS.get(self._name_of(type(obj)))
         if validate is not None:
             validate(obj, state)
         setstate = getattr(type(obj), "__setstate__", None)
