@@ -681,6 +681,22 @@ fn bool_views_reject_bytes_other_than_zero_and_one() {
 }
 
 #[test]
+fn the_streaming_writer_refuses_bool_bytes_other_than_zero_and_one() {
+    let spec = ArraySpec::c(DType::Bool, &[5000]);
+    let mut bytes = vec![1u8; 5000];
+    for compression in [Compression::None, ZSTD] {
+        let mut writer = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
+        writer.write_array_from_reader(&spec, bytes.as_slice(), compression).unwrap();
+        bytes[4321] = 2;
+        let err = writer
+            .write_array_from_reader(&spec, bytes.as_slice(), compression)
+            .unwrap_err();
+        assert_eq!(err.class(), "InvalidArray", "{compression:?}");
+        bytes[4321] = 1;
+    }
+}
+
+#[test]
 fn the_writer_stores_bool_elements_as_zero_or_one_only() {
     let mut writer = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
     let spec = ArraySpec::c(DType::Bool, &[3]);

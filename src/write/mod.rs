@@ -196,6 +196,10 @@ impl<W: Write> Writer<W> {
         source: impl Read,
         compression: Compression,
     ) -> Result<ArrayId> {
+        if spec.dtype == DType::Bool {
+            // Spec 13.6, as for `write_array_with`: checked piece by piece as the bytes arrive.
+            return self.write_array_from_source(spec, Source::Reader(BoolBytes(source)), compression);
+        }
         self.write_array_from_source(spec, Source::Reader(source), compression)
     }
 
@@ -412,10 +416,29 @@ pub(crate) fn read_exactly(source: &mut impl Read, buffer: &mut [u8], position: 
     source.read_exact(buffer).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             Error::length_mismatch(position, "the source ended before the array's declared size")
+        } else if e.get_ref().is_some_and(|inner| inner.is::<NotBool>()) {
+            Error::invalid_array(position, NotBool.to_string())
         } else {
             Error::io(position, e)
         }
     })
+}
+
+/// A source of bool elements that fails on a byte other than 0 or 1.
+struct BoolBytes<R>(R);
+
+#[derive(Debug, thiserror::Error)]
+#[error("a bool element is neither 0 nor 1")]
+struct NotBool;
+
+impl<R: Read> Read for BoolBytes<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        if buf[..n].iter().any(|&b| b > 1) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, NotBool));
+        }
+        Ok(n)
+    }
 }
 
 pub(crate) fn encode<T>(value: &T) -> Vec<u8>
