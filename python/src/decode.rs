@@ -22,6 +22,9 @@ use crate::dtypes::NumpyDtypes;
 use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
 use crate::errors::{format_error, invalid_graph};
 
+/// Arrays from this size up are copied or decoded with the GIL released.
+const DETACH_BYTES: usize = 1 << 20;
+
 /// Deepest nesting of tuples and frozensets the loader builds. Python hashes and compares them
 /// recursively in C with no depth guard, so a deeper chain in a set or dict key could overflow
 /// the stack.
@@ -86,7 +89,7 @@ pub(crate) struct Loader<'py, 'r, S> {
     immutable_depth: Vec<u32>,
 }
 
-impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
+impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
     pub(crate) fn new(
         py: Python<'py>,
         reader: &'r Reader<S>,
@@ -502,7 +505,14 @@ impl<'py, 'r, S: AsRef<[u8]>> Loader<'py, 'r, S> {
             memory => {
                 let read_only = matches!(memory, ArrayMemory::Mapped { .. });
                 let copy = new_array_filled(&dtype, info.shape(), fortran, |out| {
-                    reader.read_into(array, out).map_err(fail)?;
+                    // The array is not visible to Python yet, so other threads may run while a
+                    // big one is copied or decoded.
+                    let read = if out.len() >= DETACH_BYTES {
+                        py.detach(|| reader.read_into(array, out))
+                    } else {
+                        reader.read_into(array, out)
+                    };
+                    read.map_err(fail)?;
                     check_bools(info.dtype(), out).map_err(fail)
                 })?;
                 if read_only {

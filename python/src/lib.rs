@@ -209,11 +209,12 @@ fn verify_path(py: Python<'_>, path: PathBuf) -> PyResult<()> {
         verify: Verify::Explicit,
         ..ReadOptions::default()
     };
-    let checked = match map_read_only(&file, true) {
+    // Only Rust work from here: other Python threads run meanwhile.
+    let checked = py.detach(|| match map_read_only(&file, true) {
         Ok(map) => Reader::from_storage(map, options).and_then(|reader| reader.verify()),
         // Some file systems cannot map: plain reads check every CRC while reading.
         Err(_) => Reader::open(&path, options).and_then(|reader| reader.verify()),
-    };
+    });
     checked.map_err(|e| format_error(py, &e))
 }
 

@@ -258,3 +258,39 @@ def test_lazy_load_needs_a_dict_with_str_keys_and_checks_copied_arrays(tmp_path)
     assert af.lazy_load(path, mmap_mode="r")["a"][500] != 1500  # mapped: unchecked by default
     with pytest.raises(af.ChecksumError):
         af.lazy_load(path, mmap_mode="r", verify=True)["a"]
+
+
+def test_big_arrays_are_copied_and_verified_with_the_gil_released(tmp_path):
+    import sys
+    import threading
+    import time
+
+    big, small = tmp_path / "big.amber", tmp_path / "small.amber"
+    af.dump(np.arange(4 * 2**20, dtype=np.int64), big)  # 32 MiB
+    af.dump(np.arange(1000, dtype=np.int64), small)
+    ticks, stop = [0], threading.Event()
+
+    def spin():  # runs only while the main thread has released the GIL
+        while not stop.is_set():
+            ticks[0] += 1
+            time.sleep(0)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(100)  # the main thread never yields the GIL on its own
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        time.sleep(0.01)
+
+        def ticks_during(work):
+            before = ticks[0]
+            work()
+            return ticks[0] - before
+
+        assert ticks_during(lambda: af.load(small)) == 0  # the probe: no release, no ticks
+        assert ticks_during(lambda: af.load(big)) > 0
+        assert ticks_during(lambda: af.verify(big)) > 0
+    finally:
+        stop.set()
+        sys.setswitchinterval(interval)
+        spinner.join()
