@@ -8,7 +8,8 @@
 //! - [`buffer`]: memory shared with numpy (mappings, owned copies): the only unsafe code;
 //! - [`checks`]: checks of scikit-learn state, too slow as numpy calls;
 //! - [`errors`]: crate errors as Python exceptions;
-//! - [`lazy`]: a file whose root dict's entries are loaded one at a time.
+//! - [`lazy`]: a file whose root dict's entries are loaded one at a time;
+//! - [`sink`]: a Python file object as the writer's sink.
 
 mod buffer;
 mod checks;
@@ -17,9 +18,10 @@ mod dtypes;
 mod encode;
 mod errors;
 mod lazy;
+mod sink;
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use amberfile::{Compression, ReadOptions, Reader, Verify, WriteOptions, Writer};
@@ -32,6 +34,7 @@ use decode::{type_names, ArrayMemory, Loader};
 use encode::Encoder;
 use errors::format_error;
 use lazy::LazyFile;
+use sink::PyFileSink;
 
 fn write_options(compress: i32, shuffle: bool, alignment: u32) -> PyResult<WriteOptions> {
     let compression = match compress {
@@ -95,6 +98,28 @@ fn dumps<'py>(
     let graph = encode_into(py, obj, &mut writer, compression)?;
     let bytes = writer.finish(&graph).map_err(|e| format_error(py, &e))?;
     Ok(PyBytes::new(py, &bytes))
+}
+
+/// Writes `obj` to the binary file object `file` as it is encoded (see [`sink`]).
+#[pyfunction]
+fn dump_file(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    file: Bound<'_, PyAny>,
+    compress: i32,
+    shuffle: bool,
+    alignment: u32,
+) -> PyResult<()> {
+    let options = write_options(compress, shuffle, alignment)?;
+    let compression = options.compression;
+    let (sink, failure) = PyFileSink::new(file);
+    let buffered = BufWriter::with_capacity(sink::PIECE_BYTES, sink);
+    let mut writer = Writer::new(buffered, options).map_err(|e| format_error(py, &e))?;
+    // `finish` flushes the buffer into the file object.
+    let written = encode_into(py, obj, &mut writer, compression)
+        .and_then(|graph| writer.finish(&graph).map(drop).map_err(|e| format_error(py, &e)));
+    // The file object's own exception, if its `write` is what failed.
+    written.map_err(|err| failure.borrow_mut().take().unwrap_or(err))
 }
 
 /// Writes `obj` to `path` atomically (temporary file, then rename).
@@ -241,6 +266,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<LazyFile>()?;
     m.add_function(wrap_pyfunction!(dumps, m)?)?;
     m.add_function(wrap_pyfunction!(dump_path, m)?)?;
+    m.add_function(wrap_pyfunction!(dump_file, m)?)?;
     m.add_function(wrap_pyfunction!(load_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(load_path, m)?)?;
     m.add_function(wrap_pyfunction!(open_lazy, m)?)?;

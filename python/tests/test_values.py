@@ -272,3 +272,40 @@ def test_values_only_a_finished_parent_needed_are_freed_during_the_load():
     assert peak < 50 * 2**20, f"peak {peak / 2**20:.1f} MiB"
     # Identity survives: a value is dropped from the memo only after every parent used it.
     assert back["a"][0] is back["b"][0] is back["b"][1][0]
+
+
+def test_dump_to_a_file_object_streams_in_bounded_pieces_and_keeps_its_errors():
+    import io
+
+    import numpy as np
+
+    class Recorder(io.RawIOBase):
+        """A raw file that takes at most 700,000 bytes per write, as raw files may."""
+
+        def __init__(self):
+            self.data, self.sizes = bytearray(), []
+
+        def writable(self):
+            return True
+
+        def write(self, piece):
+            taken = bytes(piece[:700_000])
+            self.sizes.append(len(piece))
+            self.data += taken
+            return len(taken)
+
+    value = {"weights": np.arange(3 * 2**20, dtype=np.float32), "name": "model"}  # 12 MiB
+    recorder = Recorder()
+    af.dump(value, recorder, compress=0)
+    assert bytes(recorder.data) == af.dumps(value)  # same bytes as in memory, partial writes or not
+    assert max(recorder.sizes) <= 2**20 and len(recorder.sizes) > 12
+
+    class Full(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, piece):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        af.dump(value, Full())

@@ -101,13 +101,13 @@ def dump(
 
     A path is written atomically: a temporary file in the same directory, renamed into place,
     so readers (and live memory mappings) of an older file are never disturbed. A file object
-    receives the whole encoded file with one ``write`` call.
+    receives the file as it is encoded, through ``write`` calls of at most 1 MiB each.
     """
-    if _is_path(filename_or_fileobj):
-        with _gc_paused():
+    with _gc_paused():
+        if _is_path(filename_or_fileobj):
             _native.dump_path(obj, os.fspath(filename_or_fileobj), _level(compress), shuffle, alignment)
-    else:
-        filename_or_fileobj.write(dumps(obj, compress, shuffle=shuffle, alignment=alignment))  # type: ignore[union-attr]
+        else:
+            _native.dump_file(obj, filename_or_fileobj, _level(compress), shuffle, alignment)
 
 
 def loads(data: bytes | bytearray | memoryview, trusted: Iterable[str] | None = None) -> Any:
