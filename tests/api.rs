@@ -337,6 +337,27 @@ fn read_into_copies_raw_and_decodes_compressed_arrays_checking_their_crcs() {
         assert_eq!(err.class(), "LengthMismatch");
     }
 
+    // R57: neither a raw copy nor a decode may allocate past the reader's limit.
+    let limits = Limits {
+        max_decoded_bytes: values.len() as u64 - 1,
+        ..Limits::default()
+    };
+    let small = Reader::from_bytes(
+        &bytes,
+        ReadOptions {
+            limits,
+            ..read_options(Verify::Explicit)
+        },
+    )
+    .unwrap();
+    for index in 0..2 {
+        let id = array_id(&small, index);
+        assert_eq!(error_class(small.materialized_len(id)), "LimitExceeded");
+        let mut out = vec![0u8; values.len()];
+        assert_eq!(error_class(small.read_into(id, &mut out)), "LimitExceeded");
+        assert_eq!(reader.materialized_len(id).unwrap(), values.len());
+    }
+
     // A flipped byte deep inside the raw extent is caught even under Verify::Explicit.
     let raw = reader.arrays().next().unwrap().extents()[0].offset;
     let mut corrupt = bytes.clone();
@@ -682,18 +703,50 @@ fn bool_views_reject_bytes_other_than_zero_and_one() {
 
 #[test]
 fn the_streaming_writer_refuses_bool_bytes_other_than_zero_and_one() {
-    let spec = ArraySpec::c(DType::Bool, &[5000]);
-    let mut bytes = vec![1u8; 5000];
+    // 20 MiB: the bad byte near the end arrives after earlier pieces reached the sink.
+    let len = 20 << 20;
+    let spec = ArraySpec::c(DType::Bool, &[len as u64]);
+    let mut bytes = vec![1u8; len];
+    bytes[len - 10] = 2;
     for compression in [Compression::None, ZSTD] {
         let mut writer = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
-        writer.write_array_from_reader(&spec, bytes.as_slice(), compression).unwrap();
-        bytes[4321] = 2;
+        let good = writer
+            .write_array_from_reader(
+                &ArraySpec::c(DType::Bool, &[3]),
+                [0u8, 1, 1].as_slice(),
+                compression,
+            )
+            .unwrap();
         let err = writer
             .write_array_from_reader(&spec, bytes.as_slice(), compression)
             .unwrap_err();
         assert_eq!(err.class(), "InvalidArray", "{compression:?}");
-        bytes[4321] = 1;
+        // Part of the array is in the sink: the file has a hole, so it cannot be finished.
+        assert_eq!(
+            error_class(writer.write_array(&ArraySpec::c(DType::Bool, &[1]), &[1])),
+            "InvalidLayout"
+        );
+        assert_eq!(error_class(writer.finish(&graph_of(&[good]))), "InvalidLayout");
     }
+}
+
+#[test]
+fn a_writer_whose_array_failed_before_writing_anything_still_finishes() {
+    let mut writer = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
+    let spec = ArraySpec::c(DType::Float32, &[4]);
+    assert_eq!(
+        error_class(writer.write_array(&spec, &[0u8; 15])),
+        "LengthMismatch"
+    );
+    let id = writer
+        .write_array(&spec, &f32_bytes([1.0, 2.0, 3.0, 4.0]))
+        .unwrap();
+    let bytes = writer.finish(&graph_of(&[id])).unwrap();
+    let reader = Reader::from_bytes(&bytes, ReadOptions::default()).unwrap();
+    assert_eq!(
+        reader.view::<f32>(id).unwrap().as_slice().unwrap(),
+        &[1.0, 2.0, 3.0, 4.0]
+    );
 }
 
 #[test]

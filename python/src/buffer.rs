@@ -217,7 +217,11 @@ pub(crate) fn new_array_filled<'py>(
         )
     };
     let array = owned_array(py, raw)?;
-    let len = array.len() * dtype.itemsize();
+    // From the array's own dtype: numpy folds a subarray dtype into the shape.
+    let len = array
+        .len()
+        .checked_mul(array.dtype().itemsize())
+        .ok_or_else(|| PyValueError::new_err("array too large"))?;
     if len > 0 {
         // SAFETY: the array was just created, contiguous and owning `len` initialised (zeroed)
         // bytes at `data`; no other reference to it exists until this function returns it.

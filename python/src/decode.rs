@@ -504,6 +504,8 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             ArrayMemory::CopyOnWrite { buffer } if info.is_raw() => view(buffer, true),
             memory => {
                 let read_only = matches!(memory, ArrayMemory::Mapped { .. });
+                // R57 before numpy allocates: a small file must not declare a huge array.
+                reader.materialized_len(array).map_err(fail)?;
                 let copy = new_array_filled(&dtype, info.shape(), fortran, |out| {
                     // The array is not visible to Python yet, so other threads may run while a
                     // big one is copied or decoded.

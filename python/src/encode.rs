@@ -77,6 +77,8 @@ pub(crate) struct Encoder<'py, 'w, W: Write> {
     py: Python<'py>,
     writer: &'w mut Writer<W>,
     compression: Compression,
+    /// Write each array from a private copy (see [`Encoder::new`]).
+    snapshot_arrays: bool,
     graph: Graph,
     memo: HashMap<usize, NodeId>,
     /// Every memoized object, so no id() is reused while the walk runs.
@@ -91,15 +93,20 @@ pub(crate) struct Encoder<'py, 'w, W: Write> {
 }
 
 impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
+    /// `snapshot_arrays` is for sinks that run Python code (a file object's `write`): that code
+    /// may release the GIL while an array is being written, and another thread could then
+    /// change or free numpy's memory under the writer, so each array is copied first.
     pub(crate) fn new(
         py: Python<'py>,
         writer: &'w mut Writer<W>,
         compression: Compression,
+        snapshot_arrays: bool,
     ) -> PyResult<Self> {
         Ok(Encoder {
             py,
             writer,
             compression,
+            snapshot_arrays,
             graph: Graph::new(),
             memo: HashMap::new(),
             keep_alive: Vec::new(),
@@ -296,6 +303,13 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
         };
         let spec = ArraySpec { dtype, shape, order };
         let bytes = array_bytes(as_array)?;
+        let snapshot;
+        let bytes = if self.snapshot_arrays {
+            snapshot = bytes.to_vec();
+            &snapshot[..]
+        } else {
+            bytes
+        };
         let array_id = self
             .writer
             .write_array_with(&spec, bytes, self.compression)

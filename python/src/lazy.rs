@@ -93,9 +93,12 @@ impl LazyFile {
         Loader::new(py, &self.reader, self.policy.bind(py).clone(), &self.memory)?.load_node(node)
     }
 
-    fn __contains__(&self, key: &str) -> PyResult<bool> {
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         self.keys_or_error()?;
-        Ok(self.values.contains_key(key))
+        // Like a dict: a key of another type is simply not there.
+        Ok(key
+            .cast::<PyString>()
+            .is_ok_and(|key| key.to_str().is_ok_and(|key| self.values.contains_key(key))))
     }
 
     fn __len__(&self) -> PyResult<usize> {

@@ -21,10 +21,10 @@ mod lazy;
 mod sink;
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use amberfile::{Compression, ReadOptions, Reader, Verify, WriteOptions, Writer};
+use amberfile::{Compression, Limits, ReadOptions, Reader, Verify, WriteOptions, Writer};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -56,26 +56,36 @@ fn write_options(compress: i32, shuffle: bool, alignment: u32) -> PyResult<Write
     })
 }
 
+/// Encodes `obj` through `writer`. Rust sinks write numpy's memory in place, with the GIL
+/// held throughout.
 fn encode_into<W: Write>(
     py: Python<'_>,
     obj: &Bound<'_, PyAny>,
     writer: &mut Writer<W>,
     compression: Compression,
 ) -> PyResult<amberfile::Graph> {
-    Encoder::new(py, writer, compression)?.encode(obj)
+    Encoder::new(py, writer, compression, false)?.encode(obj)
 }
 
 /// Header, trailer and metadata CRCs are always checked, and so are the CRCs of arrays copied or
 /// decoded into memory (spec section 10). `verify_arrays` decides for mapped views: checked when
 /// first made, or not at all (the structure is validated either way).
-fn read_options(verify_arrays: bool) -> ReadOptions {
+///
+/// One array may take as much memory as the whole file (`file_len`), or the default limit
+/// (4 GiB) if that is more: a big raw array loads, while a small file still cannot make the
+/// loader allocate more than the default (rule R57).
+fn read_options(verify_arrays: bool, file_len: u64) -> ReadOptions {
+    let defaults = ReadOptions::default();
     ReadOptions {
         verify: if verify_arrays {
             Verify::OnFirstAccess
         } else {
             Verify::Explicit
         },
-        ..ReadOptions::default()
+        limits: Limits {
+            max_decoded_bytes: defaults.limits.max_decoded_bytes.max(file_len),
+            ..defaults.limits
+        },
     }
 }
 
@@ -112,13 +122,14 @@ fn dump_file(
 ) -> PyResult<()> {
     let options = write_options(compress, shuffle, alignment)?;
     let compression = options.compression;
-    let (sink, failure) = PyFileSink::new(file);
-    let buffered = BufWriter::with_capacity(sink::PIECE_BYTES, sink);
-    let mut writer = Writer::new(buffered, options).map_err(|e| format_error(py, &e))?;
-    // `finish` flushes the buffer into the file object.
-    let written = encode_into(py, obj, &mut writer, compression)
+    let (sink, failure) = PyFileSink::new(file)?;
+    let mut writer = Writer::new(sink, options).map_err(|e| format_error(py, &e))?;
+    // `finish` flushes what the sink still buffers into the file object.
+    let written = Encoder::new(py, &mut writer, compression, true)
+        .and_then(|encoder| encoder.encode(obj))
         .and_then(|graph| writer.finish(&graph).map(drop).map_err(|e| format_error(py, &e)));
-    // The file object's own exception, if its `write` is what failed.
+    // The file object's own exception, if its `write` is what failed: after that the sink
+    // never calls Python again, so nothing later can replace it.
     written.map_err(|err| failure.borrow_mut().take().unwrap_or(err))
 }
 
@@ -146,8 +157,9 @@ fn load_bytes<'py>(
     data: &Bound<'py, PyBytes>,
     policy: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let reader =
-        Reader::from_bytes(data.as_bytes(), read_options(false)).map_err(|e| format_error(py, &e))?;
+    let bytes = data.as_bytes();
+    let reader = Reader::from_bytes(bytes, read_options(false, bytes.len() as u64))
+        .map_err(|e| format_error(py, &e))?;
     Loader::new(py, &reader, policy, &ArrayMemory::Copy)?.load()
 }
 
@@ -156,18 +168,18 @@ const SMALL_FILE_BYTES: u64 = 1 << 20;
 
 /// Maps and validates the file at `path` for loading in `mode`: "copy", "r" (read-only views
 /// of a shared mapping) or "c" (writable views of a private copy-on-write mapping).
-/// Fails with OSError only if the file cannot be mapped.
+/// Fails with OSError only if the file cannot be mapped. `populate` faults every page in up
+/// front: worth it when every array will be read (copied or verified) anyway.
 fn open_mapped(
     py: Python<'_>,
     (path, file): (&Path, &File),
-    mode: &str,
+    (mode, populate): (&str, bool),
     require_zero_copy: bool,
     verify_arrays: bool,
 ) -> PyResult<(Reader<SharedMap>, ArrayMemory)> {
-    // A copying load reads every page of its arrays: one bulk fault beats one per page.
-    let map = map_read_only(file, verify_arrays || mode == "copy").map_err(|e| os_error(path, e))?;
-    let reader =
-        Reader::from_storage(map.clone(), read_options(verify_arrays)).map_err(|e| format_error(py, &e))?;
+    let map = map_read_only(file, populate).map_err(|e| os_error(path, e))?;
+    let options = read_options(verify_arrays, map.as_ref().len() as u64);
+    let reader = Reader::from_storage(map.clone(), options).map_err(|e| format_error(py, &e))?;
     let memory = match mode {
         "copy" => ArrayMemory::Copy,
         "r" => ArrayMemory::Mapped {
@@ -196,14 +208,22 @@ fn load_path<'py>(
     let len = file.metadata().map_err(|e| os_error(&path, e))?.len();
     if mode == "copy" && len <= SMALL_FILE_BYTES {
         // A small model is read whole: cheaper than setting up and tearing down a mapping.
-        let reader = Reader::from_reader(&file, read_options(false)).map_err(|e| format_error(py, &e))?;
+        let reader =
+            Reader::from_reader(&file, read_options(false, len)).map_err(|e| format_error(py, &e))?;
         return Loader::new(py, &reader, policy, &ArrayMemory::Copy)?.load();
     }
-    match open_mapped(py, (&path, &file), mode, require_zero_copy, verify_arrays) {
+    let populate = verify_arrays || mode == "copy";
+    match open_mapped(
+        py,
+        (&path, &file),
+        (mode, populate),
+        require_zero_copy,
+        verify_arrays,
+    ) {
         Ok((reader, memory)) => Loader::new(py, &reader, policy, &memory)?.load(),
         // Some file systems cannot map; copies can come from plain reads instead.
         Err(e) if mode == "copy" && e.is_instance_of::<PyOSError>(py) => {
-            let reader = Reader::open(&path, read_options(false)).map_err(|e| format_error(py, &e))?;
+            let reader = Reader::open(&path, read_options(false, len)).map_err(|e| format_error(py, &e))?;
             Loader::new(py, &reader, policy, &ArrayMemory::Copy)?.load()
         }
         Err(e) => Err(e),
@@ -221,7 +241,14 @@ fn open_lazy(
     verify_arrays: bool,
 ) -> PyResult<LazyFile> {
     let file = File::open(&path).map_err(|e| os_error(&path, e))?;
-    let (reader, memory) = open_mapped(py, (&path, &file), mode, require_zero_copy, verify_arrays)?;
+    // Lazy: pages are read only for the entries asked for.
+    let (reader, memory) = open_mapped(
+        py,
+        (&path, &file),
+        (mode, false),
+        require_zero_copy,
+        verify_arrays,
+    )?;
     LazyFile::new(reader, memory, policy)
 }
 

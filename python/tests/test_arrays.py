@@ -222,7 +222,7 @@ def test_lazy_load_lists_names_and_builds_only_the_entry_asked_for(tmp_path):
     for mode in (None, "r", "c"):
         f = af.lazy_load(path, mmap_mode=mode)
         assert f.keys() == [*weights, "meta", "odd"]
-        assert len(f) == 52 and "layer.7.weight" in f and "nope" not in f
+        assert len(f) == 52 and "layer.7.weight" in f and "nope" not in f and 7 not in f
         same(f["layer.7.weight"], weights["layer.7.weight"])
         assert f["layer.7.weight"].flags.writeable == (mode != "r")
         assert f["meta"] == {"epochs": 3}
@@ -287,9 +287,13 @@ def test_big_arrays_are_copied_and_verified_with_the_gil_released(tmp_path):
             work()
             return ticks[0] - before
 
-        assert ticks_during(lambda: af.load(small)) == 0  # the probe: no release, no ticks
-        assert ticks_during(lambda: af.load(big)) > 0
-        assert ticks_during(lambda: af.verify(big)) > 0
+        import gc
+
+        gc.collect()  # finalizers of earlier tests' objects (a file's close) may release the GIL
+        # The probe: without a release, at most a stray tick or two.
+        assert ticks_during(lambda: af.load(small)) <= 2
+        assert ticks_during(lambda: af.load(big)) >= 50
+        assert ticks_during(lambda: af.verify(big)) >= 50
     finally:
         stop.set()
         sys.setswitchinterval(interval)

@@ -396,12 +396,21 @@ impl<S: AsRef<[u8]>> Reader<S> {
         Ok(Cow::Owned(out))
     }
 
+    /// The length of the buffer [`Reader::read_into`] needs for array `id`: its logical size,
+    /// once rule R57 allows it (at most [`Limits::max_decoded_bytes`], else `LimitExceeded`).
+    /// Call it before allocating that buffer.
+    pub fn materialized_len(&self, id: ArrayId) -> Result<usize> {
+        let info = self.array_info(id)?;
+        self.allocate_check(&info, info.nbytes())
+    }
+
     /// Writes array `id`'s logical bytes into `out`, which must be exactly
     /// [`ArrayInfo::nbytes`] long: a raw extent is copied, compressed blocks are decoded
     /// straight into place, on all cores. Like every copy into memory (spec section 10), it checks
     /// the CRCs whatever the [`Verify`] policy: a raw extent's while it is being copied.
     pub fn read_into(&self, id: ArrayId, out: &mut [u8]) -> Result<()> {
         let info = self.array_info(id)?;
+        self.allocate_check(&info, info.nbytes())?;
         if out.len() as u64 != info.nbytes() {
             return Err(Error::length_mismatch(
                 0,
@@ -413,7 +422,6 @@ impl<S: AsRef<[u8]>> Reader<S> {
             ));
         }
         if !info.is_raw() {
-            self.allocate_check(&info, info.nbytes())?;
             return self.decode_into(&info, 0, out);
         }
         let Some(extent) = info.extents.first() else {

@@ -125,6 +125,9 @@ pub struct Writer<W: Write> {
     dtypes: Vec<DType>,
     dtype_index: HashMap<DType, u32>,
     arrays: Vec<WrittenArray>,
+    /// Where an array failed after some of its bytes reached the sink: the file has a hole
+    /// there, so nothing more may be written to it.
+    broken_at: Option<u64>,
 }
 
 impl<W: Write> Writer<W> {
@@ -147,6 +150,7 @@ impl<W: Write> Writer<W> {
             dtypes: Vec::new(),
             dtype_index: HashMap::new(),
             arrays: Vec::new(),
+            broken_at: None,
         };
         let header = encode_header(a);
         writer.put(&header)?;
@@ -204,6 +208,31 @@ impl<W: Write> Writer<W> {
     }
 
     fn write_array_from_source<R: Read>(
+        &mut self,
+        spec: &ArraySpec,
+        source: Source<'_, R>,
+        compression: Compression,
+    ) -> Result<ArrayId> {
+        self.check_not_broken()?;
+        let start = self.position;
+        let written = self.write_array_bytes(spec, source, compression);
+        if written.is_err() && self.position != start {
+            self.broken_at = Some(start);
+        }
+        written
+    }
+
+    fn check_not_broken(&self) -> Result<()> {
+        match self.broken_at {
+            Some(at) => Err(Error::invalid_layout(
+                at,
+                "an earlier array failed part-way through; this file cannot be finished",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn write_array_bytes<R: Read>(
         &mut self,
         spec: &ArraySpec,
         mut source: Source<'_, R>,
@@ -292,6 +321,7 @@ impl<W: Write> Writer<W> {
 
     /// Writes the metadata section for `graph` and the trailer, flushes, and returns the sink.
     pub fn finish(mut self, graph: &Graph) -> Result<W> {
+        self.check_not_broken()?;
         graph.validate(self.arrays.len())?;
         let metadata = metadata::encode_metadata(graph, &self.dtypes, &self.arrays)?;
         let metadata_offset = self.position;
@@ -557,8 +587,9 @@ impl Writer<PendingFile> {
             .map_err(|e| Error::io(position, e.error))?;
         if let Some(replaced) = replaced {
             // The replaced file's last reference: freeing its pages and blocks (milliseconds
-            // for a big model) happens on another thread instead of delaying the caller.
-            std::thread::spawn(move || drop(replaced));
+            // for a big model) happens on another thread instead of delaying the caller. If no
+            // thread can be started, it is freed here.
+            let _ = std::thread::Builder::new().spawn(move || drop(replaced));
         }
         if pending.fsync {
             if let Some(dir) = pending.target.parent().filter(|p| !p.as_os_str().is_empty()) {
