@@ -526,16 +526,8 @@ impl<S: AsRef<[u8]>> Reader<S> {
         let count = usize::try_from(info.len()).map_err(|_| Error::limit(0, "array larger than memory"))?;
         let mut items = vec![T::default(); count];
         match T::cast_slice_mut(&mut items) {
-            Some(out) => {
-                if info.is_raw() {
-                    // Copied into memory: the spec checks the CRC now, whatever the policy.
-                    let bytes = self.zero_copy_bytes(id)?;
-                    self.check_extents(&info)?;
-                    out.copy_from_slice(bytes);
-                } else {
-                    self.decode_into(&info, 0, out)?;
-                }
-            }
+            // A copy checks the CRC as it goes (spec section 10), whatever the policy.
+            Some(out) => self.read_into(id, out)?,
             None => {
                 // Element types with invalid bit patterns (bool) are checked byte by byte.
                 let bytes = self.read_bytes(id)?;
