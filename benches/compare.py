@@ -369,25 +369,36 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the report here (markdown)")
+    parser.add_argument(
+        "--only", default="W1,W2,W3,W4", help="comma-separated workloads to run, e.g. W3,W4 (no report is written)"
+    )
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
+    only = {w.strip().upper() for w in args.only.split(",")}
+    if only != {"W1", "W2", "W3", "W4"}:
+        args.out = None  # a partial run must not replace the full report
 
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent.parent) as d:
         tmp = Path(d)
-        parts = [w1(tmp, runs, 8 if args.quick else 512).markdown()]
-        print(parts[-1], flush=True)
-        parts.append(w2(tmp, runs, 500 if args.quick else 10_000).markdown())
-        print(parts[-1], flush=True)
-        models = trained_models(args.quick)
-        t3 = w3(tmp, runs, models)
-        text = t3.markdown()
-        for name, d_ratio, l_ratio in getattr(t3, "speedups", []):
-            if d_ratio is not None:
-                text += f"\n{name}: Amber is {d_ratio:.0f}x faster than skops to dump and {l_ratio:.0f}x faster to load.\n"
-        parts.append(text)
-        print(parts[-1], flush=True)
-        parts.append(w4(runs, models))
-        print(parts[-1], flush=True)
+        parts = []
+        if "W1" in only:
+            parts.append(w1(tmp, runs, 8 if args.quick else 512).markdown())
+            print(parts[-1], flush=True)
+        if "W2" in only:
+            parts.append(w2(tmp, runs, 500 if args.quick else 10_000).markdown())
+            print(parts[-1], flush=True)
+        models = trained_models(args.quick) if only & {"W3", "W4"} else None
+        if "W3" in only:
+            t3 = w3(tmp, runs, models)
+            text = t3.markdown()
+            for name, d_ratio, l_ratio in getattr(t3, "speedups", []):
+                if d_ratio is not None:
+                    text += f"\n{name}: Amber is {d_ratio:.0f}x faster than skops to dump and {l_ratio:.0f}x faster to load.\n"
+            parts.append(text)
+            print(parts[-1], flush=True)
+        if "W4" in only:
+            parts.append(w4(runs, models))
+            print(parts[-1], flush=True)
 
     command = "python benches/compare.py --quick" if args.quick else f"bash benches/run.sh {runs}"
     report = (

@@ -368,6 +368,45 @@ fn read_into_copies_raw_and_decodes_compressed_arrays_checking_their_crcs() {
     assert_eq!((err.class(), err.offset()), ("ChecksumMismatch", raw));
 }
 
+#[test]
+fn verify_array_checks_one_array_on_any_thread_and_read_into_then_only_copies() {
+    let (bytes, offset) = file_with_corrupted_first_array();
+    let reader = Reader::from_bytes(&bytes, read_options(Verify::Explicit)).unwrap();
+    let corrupt = array_id(&reader, 0);
+    // Whatever the policy, the check is made, refused, and not remembered as passed.
+    let err = std::thread::scope(|s| s.spawn(|| reader.verify_array(corrupt)).join().unwrap()).unwrap_err();
+    assert_eq!((err.class(), err.offset()), ("ChecksumMismatch", offset));
+    assert!(!reader.is_verified(corrupt));
+    let mut out = vec![0u8; reader.array_info(corrupt).unwrap().nbytes() as usize];
+    assert_eq!(
+        error_class(reader.read_into(corrupt, &mut out)),
+        "ChecksumMismatch"
+    );
+
+    let values = f32_bytes((0..1000).map(|i| i as f32));
+    let bytes = file_with(
+        WriteOptions::default(),
+        &[(
+            ArraySpec::c(DType::Float32, &[1000]),
+            values.clone(),
+            Compression::None,
+        )],
+    );
+    let reader = Reader::from_bytes(&bytes, read_options(Verify::Explicit)).unwrap();
+    let id = array_id(&reader, 0);
+    assert!(!reader.is_verified(id));
+    std::thread::scope(|s| s.spawn(|| reader.verify_array(id)).join().unwrap()).unwrap();
+    assert!(reader.is_verified(id));
+    let mut out = vec![0u8; values.len()];
+    reader.read_into(id, &mut out).unwrap();
+    assert!(out == values);
+    assert_eq!(
+        error_class(reader.verify_array(ArrayId::from_index(7))),
+        "InvalidIndex"
+    );
+    assert!(!reader.is_verified(ArrayId::from_index(7)));
+}
+
 fn write_f32_file(path: &Path, values: &[f32], alignment: u32) {
     let mut writer = Writer::create(
         path,

@@ -12,11 +12,12 @@
 //! A cycle through immutable values only (a tuple containing itself) cannot be built and is
 //! reported as InvalidGraph, as the spec recommends.
 
-use amberfile::{DType, Graph, Node, NodeId, Order, Reader};
+use amberfile::{ArrayId, DType, Graph, Node, NodeId, Order, Reader};
 use numpy::PyArrayDescr;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyComplex, PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple};
 
+use crate::ahead;
 use crate::buffer::{new_array_filled, view_of, FileBuffer};
 use crate::dtypes::NumpyDtypes;
 use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
@@ -87,6 +88,8 @@ pub(crate) struct Loader<'py, 'r, S> {
     fill_pending: Vec<bool>,
     /// Nesting depth of each built tuple or frozenset (0 for other nodes).
     immutable_depth: Vec<u32>,
+    /// Whether each node has exactly one parent (so only that parent ever sees its value).
+    single_use: Vec<bool>,
 }
 
 impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
@@ -108,6 +111,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             in_progress: vec![false; count],
             fill_pending: vec![false; count],
             immutable_depth: vec![0; count],
+            single_use: Vec::new(),
         })
     }
 
@@ -121,7 +125,18 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
     pub(crate) fn load_node(mut self, root: NodeId) -> PyResult<Bound<'py, PyAny>> {
         let graph = self.reader.graph();
         self.policy.call_method1("check", (type_names(graph, root),))?;
-        let mut uses = self.count_uses(root);
+        let uses = self.count_uses(root);
+        self.single_use = uses.iter().map(|&n| n == 1).collect();
+        let reader = self.reader;
+        let check_ahead = match self.memory {
+            ArrayMemory::Copy => ahead::arrays_to_check(reader, &uses, root),
+            _ => Vec::new(),
+        };
+        ahead::with_helper(reader, &check_ahead, move || self.build(root, uses))
+    }
+
+    /// Builds the value of `root`, whose nodes' `uses` were counted by [`Self::count_uses`].
+    fn build(mut self, root: NodeId, mut uses: Vec<u32>) -> PyResult<Bound<'py, PyAny>> {
         let mut steps = vec![Step::Visit {
             id: root,
             needed_now: true,
@@ -468,12 +483,50 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                         ..
                     }
                 );
-                self.policy
-                    .call_method1("set_state", (object, self.built_checked(state)?, with_items))?;
+                let state_value = self.built_checked(state)?;
+                let arrays = self.arrays_only_in_state(state, &state_value);
+                ahead::lend_state_arrays(arrays, || {
+                    self.policy
+                        .call_method1("set_state", (object, state_value, with_items))
+                })?;
             }
             _ => {}
         }
         Ok(())
+    }
+
+    /// The arrays copied from the file that only the state dict `state` (built as `value`)
+    /// holds, where nothing else refers to that dict either: until the instance's
+    /// `__setstate__`, no code but the dict's own filling has touched them, so their bytes are
+    /// still the file's. Empty unless the load has a helper thread.
+    fn arrays_only_in_state(
+        &self,
+        state: NodeId,
+        value: &Bound<'py, PyAny>,
+    ) -> Vec<(Bound<'py, PyAny>, ArrayId)> {
+        let Node::Map(entries) = self.graph().node(state) else {
+            return Vec::new();
+        };
+        let copied_alone = |node: NodeId| match self.graph().node(node) {
+            Node::Array(array) if self.single_use[node.index()] => Some(array),
+            _ => None,
+        };
+        if !ahead::has_helper()
+            || !self.single_use[state.index()]
+            || !matches!(self.memory, ArrayMemory::Copy)
+            || !entries.iter().any(|&[_, v]| copied_alone(v).is_some())
+        {
+            return Vec::new();
+        }
+        let Ok(dict) = value.cast::<PyDict>() else {
+            return Vec::new();
+        };
+        // The dict was filled from `entries` in order, every key new (else the fill failed).
+        entries
+            .iter()
+            .zip(dict.values())
+            .filter_map(|(&[_, v], object)| copied_alone(v).map(|array| (object, array)))
+            .collect()
     }
 
     fn unbuildable(&self, id: NodeId, cause: PyErr) -> PyErr {

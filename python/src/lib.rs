@@ -7,10 +7,12 @@
 //! - [`dtypes`]: numpy dtypes to Amber dtypes and back;
 //! - [`buffer`]: memory shared with numpy (mappings, owned copies): the only unsafe code;
 //! - [`checks`]: checks of scikit-learn state, too slow as numpy calls;
+//! - [`ahead`]: the helper thread of a copying load (CRCs and tree checks on the other core);
 //! - [`errors`]: crate errors as Python exceptions;
 //! - [`lazy`]: a file whose root dict's entries are loaded one at a time;
 //! - [`sink`]: a Python file object as the writer's sink.
 
+mod ahead;
 mod buffer;
 mod checks;
 mod decode;

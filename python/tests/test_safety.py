@@ -13,6 +13,7 @@ import struct
 
 import numpy as np
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 import amberfile as af
@@ -208,7 +209,7 @@ def test_bool_arrays_must_hold_zero_or_one():
     assert info.value.error_class == "InvalidArray"
 
 
-def test_a_tree_whose_nodes_point_outside_or_backwards_is_refused():
+def test_a_tree_whose_nodes_point_outside_or_backwards_is_refused(tmp_path):
     model = DecisionTreeClassifier(random_state=0).fit(np.random.default_rng(0).random((40, 3)), [0, 1] * 20)
     tree = model.tree_
     args = tree.__reduce__()[1]
@@ -229,6 +230,32 @@ def test_a_tree_whose_nodes_point_outside_or_backwards_is_refused():
         holder = placeholder_class("ff.HostileTree", lambda self, state=state: (type(tree), args, state))
         with pytest.raises(ValueError, match=message):
             af.loads(af.dumps(holder()))
+        # Beside a megabyte of other arrays, a load checks trees on its helper thread, over the
+        # file's bytes, and refuses the file at the end: the same refusal, by either route.
+        with pytest.raises(ValueError, match=message):
+            af.loads(af.dumps([*BALLAST, holder()]))
+        path = tmp_path / "hostile.amber"
+        af.dump([*BALLAST, holder()], path)
+        with pytest.raises(ValueError, match=message):
+            af.load(path)
+
+
+# Two arrays of 560 kB: enough small arrays for a copying load to start its helper thread.
+BALLAST = [np.arange(70_000, dtype=np.float64), np.arange(70_000, dtype=np.float64) + 1]
+
+
+def test_forests_load_alike_with_and_without_the_helper_thread(tmp_path):
+    X = np.random.default_rng(0).random((400, 6))
+    y = (X[:, 0] > 0.5).astype(int)
+    forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X, y)
+    small = af.loads(af.dumps(forest))  # under a megabyte: no helper
+    path = tmp_path / "forest.amber"
+    af.dump([*BALLAST, forest], path)
+    *ballast, big = af.load(path)  # with the helper: CRCs and tree checks on the other core
+    for a, b in zip(ballast, BALLAST):
+        np.testing.assert_array_equal(a, b)
+    for model in (small, big):
+        np.testing.assert_array_equal(model.predict_proba(X), forest.predict_proba(X))
 
 
 def test_a_tree_wider_than_its_estimator_is_refused():

@@ -434,11 +434,38 @@ impl<S: AsRef<[u8]>> Reader<S> {
                 "raw extent length is not nbytes",
             ));
         }
+        let verified = &self.verified[id.index()];
+        if verified.load(Ordering::Acquire) {
+            // Already checked in this reader (by `verify_array`, perhaps on another thread).
+            out.copy_from_slice(stored);
+            return Ok(());
+        }
         if !checksum_matches(extent.crc32, copy_with_crc32(stored, out)) {
             return Err(Error::checksum(extent.offset, "array data CRC-32 does not match"));
         }
-        self.verified[id.index()].store(true, Ordering::Release);
+        verified.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Checks the CRCs of array `id`'s stored extents now, whatever the [`Verify`] policy, unless
+    /// this reader has already checked them. A later [`Reader::read_into`] of a checked raw
+    /// array is then a plain copy: a loader can check arrays on one thread while another copies
+    /// them.
+    pub fn verify_array(&self, id: ArrayId) -> Result<()> {
+        let info = self.array_info(id)?;
+        let verified = &self.verified[id.index()];
+        if !verified.load(Ordering::Acquire) {
+            self.check_extents(&info)?;
+            verified.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Whether this reader has checked the CRCs of array `id` (false for an unknown id).
+    pub fn is_verified(&self, id: ArrayId) -> bool {
+        self.verified
+            .get(id.index())
+            .is_some_and(|verified| verified.load(Ordering::Acquire))
     }
 
     /// Bytes `range` of array `id`'s logical bytes, decoding only the blocks the range touches.

@@ -266,12 +266,17 @@ def _check_children(left: np.ndarray, right: np.ndarray, internal: np.ndarray, o
 
 
 def _check_tree_state(tree: Any, state: Any) -> None:
-    nodes = _record_field(state, "nodes", ("left_child", "right_child", "feature"), "Tree")
+    if not isinstance(state, dict):
+        raise TypeError("a Tree state must be a dict")
+    nodes = state.get("nodes")
+    if not isinstance(nodes, np.ndarray):
+        raise ValueError("a Tree state needs a record array 'nodes'")
+    # The same rules as _check_children, over the records in place (a forest has hundreds of
+    # trees, and numpy's per-call cost made this check dominate loading); it also checks the
+    # array's shape and fields.
+    _native.check_tree_nodes(nodes, tree.n_features)
     if state.get("node_count") != nodes.shape[0]:
         raise ValueError("a Tree's node_count must equal the number of nodes")
-    # The same rules as _check_children, over the records in place: a forest has hundreds of
-    # trees, and numpy's per-call cost made this check dominate loading.
-    _native.check_tree_nodes(nodes, tree.n_features)
 
 
 def _check_predictor_state(predictor: Any, state: Any) -> None:
