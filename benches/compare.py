@@ -55,10 +55,16 @@ def timed(fn, runs, setup=None):
 
 def interleaved(measurements):
     """Medians of several measurements taken in rounds, one run of each per round, so that the
-    machine's drift (page-cache writeback, other load) falls on every candidate alike."""
+    machine's drift (page-cache writeback, other load) falls on every candidate alike. Each
+    round starts one candidate later than the last: on this machine the first big write after
+    the previous round's files are deleted was measured up to twice as slow as the others, and a
+    fixed order put that on one candidate every time."""
     samples = {name: [] for name in measurements}
+    names = list(measurements)
     for round_ in range(max(runs for _, runs, _ in measurements.values())):
-        for name, (fn, runs, setup) in measurements.items():
+        start = round_ % len(names)
+        for name in names[start:] + names[:start]:
+            fn, runs, setup = measurements[name]
             if round_ < runs:
                 samples[name].append(median_time(fn, 1, setup))
     return {name: statistics.median(times) for name, times in samples.items()}
@@ -137,7 +143,7 @@ def w1(tmp: Path, runs: int, mib: int) -> Table:
             return pickle.load(f)
 
     # Big writes meet the disk's writeback, the noisiest part of a shared machine: more runs.
-    writes = max(runs, 9)
+    writes = max(runs, 15)
     dump = interleaved({
         "np.save": timed(lambda: np.save(paths["npy"], a), writes, rm(paths["npy"])),
         "amber": timed(lambda: amberfile.dump(a, paths["amber"]), writes, rm(paths["amber"])),

@@ -409,22 +409,37 @@ impl<W: Write> Writer<W> {
         })
     }
 
-    /// Writes `bytes` and folds them into `hasher`; large pieces are hashed on another thread
-    /// while the write runs, so the CRC costs no wall time.
+    /// Writes `bytes` and folds them into `hasher`. Large arrays go in pieces, each hashed on
+    /// another thread just before this one writes it: the write finds the piece in cache
+    /// instead of reading it from memory a second time, and the CRC costs no wall time.
     fn write_hashed(&mut self, bytes: &[u8], hasher: &mut crc32fast::Hasher) -> Result<()> {
+        /// Small enough to stay in the shared cache between the hash and the write.
+        const PIECE: usize = 4 << 20;
         if bytes.len() < (1 << 20) {
             hasher.update(bytes);
             return self.put(bytes);
         }
-        let (crc, written) = std::thread::scope(|scope| {
-            // One core hashes far faster than the sink takes bytes; the other keeps writing.
-            let crc = scope.spawn(|| crc32(bytes));
-            let written = self.put(bytes);
-            (crc.join().unwrap_or_else(|_| crc32(bytes)), written)
-        });
-        written?;
-        hasher.combine(&crc32fast::Hasher::new_with_initial_len(crc, bytes.len() as u64));
-        Ok(())
+        std::thread::scope(|scope| {
+            // At most one hashed piece waits: the hasher stays just ahead of the writer.
+            let (hashed, pieces) = std::sync::mpsc::sync_channel::<u32>(1);
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+                for piece in bytes.chunks(PIECE) {
+                    if hashed.send(crc32(piece)).is_err() {
+                        break; // the writer failed and stopped listening
+                    }
+                }
+            });
+            for piece in bytes.chunks(PIECE) {
+                // Without the hashing thread (none to be had, or it died), hash here.
+                let crc = match &spawned {
+                    Ok(_) => pieces.recv().unwrap_or_else(|_| crc32(piece)),
+                    Err(_) => crc32(piece),
+                };
+                hasher.combine(&crc32fast::Hasher::new_with_initial_len(crc, piece.len() as u64));
+                self.put(piece)?;
+            }
+            Ok(())
+        })
     }
 }
 

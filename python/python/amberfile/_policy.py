@@ -148,6 +148,23 @@ def _is_numpy_ufunc(name: str) -> bool:
     return module == "numpy" and attribute.isidentifier() and isinstance(getattr(np, attribute, None), np.ufunc)
 
 
+# Trust by default depends only on the name and the installed packages, so it is decided once
+# per name and process (a forest names the same few types hundreds of times).
+@functools.lru_cache(maxsize=4096)
+def _trusted_by_default(name: str) -> bool:
+    if name in DEFAULT_TRUSTED or _is_numpy_ufunc(name):
+        return True
+    return _sklearn_object(name) is not None or _scipy_sparse_object(name) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve_trusted(name: str) -> Any:
+    """What a name trusted by default denotes (None if nothing): looked up once per process."""
+    obj = _sklearn_object(name) or _scipy_sparse_object(name)
+    # Otherwise look it up in its own top-level package.
+    return obj if obj is not None else _lookup(name, name.partition(".")[0])
+
+
 # Per class, the name rebuilding checks it by: a forest holds hundreds of instances of a few
 # classes. Only classes the policy itself resolved from trusted names are ever looked up.
 _CLASS_NAMES: dict[type, str] = {}
@@ -164,9 +181,7 @@ class Policy:
 
     def is_trusted(self, name: str) -> bool:
         """True if ``name`` may be rebuilt. May import scikit-learn or scipy modules."""
-        if name in DEFAULT_TRUSTED or name in self.extra or _is_numpy_ufunc(name):
-            return True
-        return _sklearn_object(name) is not None or _scipy_sparse_object(name) is not None
+        return name in self.extra or _trusted_by_default(name)
 
     def check(self, names: Iterable[str]) -> None:
         """Raises UntrustedTypeError naming every untrusted name."""
@@ -176,17 +191,16 @@ class Policy:
 
     def resolve(self, name: str) -> Any:
         """The trusted class or function ``name`` denotes. Never calls it."""
-        if name in self._resolved:
-            return self._resolved[name]
-        if not self.is_trusted(name):
+        if _trusted_by_default(name):
+            obj = _resolve_trusted(name)
+        elif name in self.extra:
+            obj = self._resolved.get(name)
+            if obj is None:
+                obj = self._resolved[name] = _lookup(name, name.partition(".")[0])
+        else:
             raise UntrustedTypeError([name])
-        obj = _sklearn_object(name) or _scipy_sparse_object(name)
-        if obj is None:
-            # A default or caller-trusted name: look it up in its own top-level package.
-            obj = _lookup(name, name.partition(".")[0])
         if obj is None:
             raise UntrustedTypeError([name])
-        self._resolved[name] = obj
         return obj
 
     def new_instance(self, cls: Any, args: tuple[Any, ...] | None) -> Any:
