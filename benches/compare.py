@@ -326,16 +326,10 @@ def w4(runs: int, models) -> str:
     for label, data in [(f"forest node records ({fmt_size(nodes.nbytes)})", nodes), (f"MLP float32 weights ({fmt_size(weights.nbytes)})", weights)]:
         raw = data.nbytes
 
-        def row(codec, dumps, loads):
-            blob = dumps()
-            t_c = median_time(dumps, runs)
-            t_d = median_time(lambda: loads(blob), runs)
-            lines.append(f"| {label} | {codec} | {raw / len(blob):.2f} | {raw / t_c / 1e6:.0f} | {raw / t_d / 1e6:.0f} |")
-
+        codecs = {}  # name: (dumps, loads)
         for level in (1, 3, 9):
             for shuffle in (True, False):
-                row(
-                    f"Amber zstd-{level}{' + shuffle' if shuffle else ''}",
+                codecs[f"Amber zstd-{level}{' + shuffle' if shuffle else ''}"] = (
                     lambda level=level, shuffle=shuffle: amberfile.dumps(data, compress=level, shuffle=shuffle),
                     amberfile.loads,
                 )
@@ -346,10 +340,25 @@ def w4(runs: int, models) -> str:
                 joblib.dump(data, buf, compress=compress)
                 return buf.getvalue()
 
+            codecs[codec] = (jdump, lambda blob: joblib.load(io.BytesIO(blob)))
+        blobs, failed = {}, {}
+        for codec, (dumps, _) in codecs.items():
             try:
-                row(codec, jdump, lambda blob: joblib.load(io.BytesIO(blob)))
+                blobs[codec] = dumps()
             except Exception as e:  # lz4 missing
-                lines.append(f"| {label} | {codec} | n/a ({type(e).__name__}) | | |")
+                failed[codec] = type(e).__name__
+        # Interleaved, like the other workloads: the speed ratios compare runs of the same rounds.
+        compress_runs = max(runs, 9)
+        t_c = interleaved({c: timed(codecs[c][0], compress_runs) for c in blobs})
+        t_d = interleaved({c: timed(lambda c=c: codecs[c][1](blobs[c]), compress_runs) for c in blobs})
+        for codec in codecs:
+            if codec in failed:
+                lines.append(f"| {label} | {codec} | n/a ({failed[codec]}) | | |")
+                continue
+            blob = blobs[codec]
+            lines.append(
+                f"| {label} | {codec} | {raw / len(blob):.2f} | {raw / t_c[codec] / 1e6:.0f} | {raw / t_d[codec] / 1e6:.0f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

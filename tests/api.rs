@@ -369,6 +369,35 @@ fn read_into_copies_raw_and_decodes_compressed_arrays_checking_their_crcs() {
 }
 
 #[test]
+fn compressed_arrays_are_written_alike_from_any_thread_and_inside_a_one_thread_pool() {
+    // Many blocks: outside a pool they are compressed in order while the writer waits; inside a
+    // pool's own thread (here the only one) the writer must not wait on itself.
+    let values = f32_bytes((0..3 << 18).map(|i| (i % 777) as f32));
+    let write = || {
+        file_with(
+            WriteOptions {
+                block_size: 64 << 10,
+                ..WriteOptions::default()
+            },
+            &[(ArraySpec::c(DType::Float32, &[3 << 18]), values.clone(), ZSTD)],
+        )
+    };
+    let outside = write();
+    let one_core = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let inside = one_core.install(write);
+    assert!(
+        outside == inside,
+        "the writer is not deterministic across threads"
+    );
+    let reader = Reader::from_bytes(&outside, read_options(Verify::OnOpen)).unwrap();
+    let id = array_id(&reader, 0);
+    assert_eq!(reader.array_info(id).unwrap().extents().len(), 48);
+    let mut out = vec![0u8; values.len()];
+    reader.read_into(id, &mut out).unwrap();
+    assert!(out == values);
+}
+
+#[test]
 fn verify_array_checks_one_array_on_any_thread_and_read_into_then_only_copies() {
     let (bytes, offset) = file_with_corrupted_first_array();
     let reader = Reader::from_bytes(&bytes, read_options(Verify::Explicit)).unwrap();

@@ -31,6 +31,13 @@ pub(super) fn write_compressed<W: Write, R: Read>(
     let mut extents = Vec::with_capacity(usize::try_from(block_count).unwrap_or(0).min(1 << 20));
     let window_bytes = (block_size * blocks_per_window() as u64).min(nbytes) as usize;
     match source {
+        // The in-order pipeline blocks this thread while the pool compresses: never on a
+        // thread of the pool itself (a one-thread pool would wait for itself forever).
+        Source::Slice(bytes)
+            if bytes.len() as u64 > block_size && rayon::current_thread_index().is_none() =>
+        {
+            compress_in_order(writer, bytes, block_size, level, filter, itemsize, &mut extents)?;
+        }
         Source::Slice(bytes) => {
             for window in bytes.chunks(window_bytes.max(1)) {
                 compress_window(writer, window, block_size, level, filter, itemsize, &mut extents)?;
@@ -56,6 +63,63 @@ pub(super) fn write_compressed<W: Write, R: Read>(
         }
     }
     Ok(extents)
+}
+
+/// Compresses the blocks of an array in memory on the thread pool while this thread writes
+/// the finished ones in order: no core waits for a round of blocks to finish, and at most
+/// [`blocks_per_window`] compressed blocks are held at a time.
+fn compress_in_order<W: Write>(
+    writer: &mut Writer<W>,
+    bytes: &[u8],
+    block_size: u64,
+    level: i32,
+    filter: Filter,
+    itemsize: u64,
+    extents: &mut Vec<StoredExtent>,
+) -> Result<()> {
+    let blocks: Vec<&[u8]> = bytes.chunks(block_size as usize).collect();
+    let in_flight = blocks_per_window();
+    let (done, finished) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
+    rayon::in_place_scope(|scope| {
+        let spawn = |index: usize| {
+            let (block, done) = (blocks[index], done.clone());
+            scope.spawn(move |_| {
+                // Every job answers, even one that panics, so the writer never waits forever.
+                let frame =
+                    std::panic::catch_unwind(|| compress_block(block, level, filter, itemsize as usize))
+                        .unwrap_or_else(|_| Err(std::io::Error::other("block compression panicked")));
+                // The receiver outlives the scope, so this send cannot fail.
+                let _ = done.send((index, frame));
+            });
+        };
+        (0..in_flight.min(blocks.len())).for_each(spawn);
+        let mut ready: std::collections::BTreeMap<usize, std::io::Result<Vec<u8>>> = Default::default();
+        for next in 0..blocks.len() {
+            let frame = loop {
+                if let Some(frame) = ready.remove(&next) {
+                    break frame;
+                }
+                let (index, frame) = finished.recv().map_err(|_| {
+                    Error::io(
+                        writer.position(),
+                        std::io::Error::other("a compression job vanished"),
+                    )
+                })?;
+                ready.insert(index, frame);
+            };
+            let frame = frame.map_err(|e| Error::io(writer.position(), e))?;
+            if next + in_flight < blocks.len() {
+                spawn(next + in_flight);
+            }
+            extents.push(StoredExtent {
+                offset: writer.position(),
+                stored_length: frame.len() as u64,
+                crc32: crc32(&frame),
+            });
+            writer.put(&frame)?;
+        }
+        Ok(())
+    })
 }
 
 /// Compresses the blocks of one window in parallel, then writes them in order.
