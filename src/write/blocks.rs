@@ -12,6 +12,21 @@ use crate::filter::shuffle;
 use crate::format::{crc32, Filter, StoredExtent};
 use crate::read::release_if_large;
 
+/// How an array's blocks are compressed.
+#[derive(Debug, Clone, Copy)]
+struct BlockCodec {
+    block_size: u64,
+    level: i32,
+    filter: Filter,
+    itemsize: usize,
+}
+
+impl BlockCodec {
+    fn compress(&self, block: &[u8]) -> std::io::Result<Vec<u8>> {
+        compress_block(block, self.level, self.filter, self.itemsize)
+    }
+}
+
 /// Blocks compressed per parallel round: enough to keep every core busy, few enough that the
 /// window (blocks x block size) stays small.
 fn blocks_per_window() -> usize {
@@ -27,6 +42,12 @@ pub(super) fn write_compressed<W: Write, R: Read>(
     filter: Filter,
     itemsize: u64,
 ) -> Result<Vec<StoredExtent>> {
+    let codec = BlockCodec {
+        block_size,
+        level,
+        filter,
+        itemsize: itemsize as usize,
+    };
     let block_count = nbytes.div_ceil(block_size);
     let mut extents = Vec::with_capacity(usize::try_from(block_count).unwrap_or(0).min(1 << 20));
     let window_bytes = (block_size * blocks_per_window() as u64).min(nbytes) as usize;
@@ -36,11 +57,11 @@ pub(super) fn write_compressed<W: Write, R: Read>(
         Source::Slice(bytes)
             if bytes.len() as u64 > block_size && rayon::current_thread_index().is_none() =>
         {
-            compress_in_order(writer, bytes, block_size, level, filter, itemsize, &mut extents)?;
+            compress_in_order(writer, bytes, codec, &mut extents)?;
         }
         Source::Slice(bytes) => {
             for window in bytes.chunks(window_bytes.max(1)) {
-                compress_window(writer, window, block_size, level, filter, itemsize, &mut extents)?;
+                compress_window(writer, window, codec, &mut extents)?;
             }
         }
         Source::Reader(reader) => {
@@ -49,15 +70,7 @@ pub(super) fn write_compressed<W: Write, R: Read>(
             while remaining > 0 {
                 let n = remaining.min(window.len() as u64) as usize;
                 read_exactly(reader, &mut window[..n], writer.position())?;
-                compress_window(
-                    writer,
-                    &window[..n],
-                    block_size,
-                    level,
-                    filter,
-                    itemsize,
-                    &mut extents,
-                )?;
+                compress_window(writer, &window[..n], codec, &mut extents)?;
                 remaining -= n as u64;
             }
         }
@@ -71,13 +84,10 @@ pub(super) fn write_compressed<W: Write, R: Read>(
 fn compress_in_order<W: Write>(
     writer: &mut Writer<W>,
     bytes: &[u8],
-    block_size: u64,
-    level: i32,
-    filter: Filter,
-    itemsize: u64,
+    codec: BlockCodec,
     extents: &mut Vec<StoredExtent>,
 ) -> Result<()> {
-    let blocks: Vec<&[u8]> = bytes.chunks(block_size as usize).collect();
+    let blocks: Vec<&[u8]> = bytes.chunks(codec.block_size as usize).collect();
     let in_flight = blocks_per_window();
     let (done, finished) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
     rayon::in_place_scope(|scope| {
@@ -85,9 +95,8 @@ fn compress_in_order<W: Write>(
             let (block, done) = (blocks[index], done.clone());
             scope.spawn(move |_| {
                 // Every job answers, even one that panics, so the writer never waits forever.
-                let frame =
-                    std::panic::catch_unwind(|| compress_block(block, level, filter, itemsize as usize))
-                        .unwrap_or_else(|_| Err(std::io::Error::other("block compression panicked")));
+                let frame = std::panic::catch_unwind(|| codec.compress(block))
+                    .unwrap_or_else(|_| Err(std::io::Error::other("block compression panicked")));
                 // The receiver outlives the scope, so this send cannot fail.
                 let _ = done.send((index, frame));
             });
@@ -111,42 +120,46 @@ fn compress_in_order<W: Write>(
             if next + in_flight < blocks.len() {
                 spawn(next + in_flight);
             }
-            extents.push(StoredExtent {
-                offset: writer.position(),
-                stored_length: frame.len() as u64,
-                crc32: crc32(&frame),
-            });
-            writer.put(&frame)?;
+            write_frame(writer, &frame, extents)?;
         }
         Ok(())
     })
+}
+
+/// Appends one compressed block and its extent (offset, length, CRC).
+fn write_frame<W: Write>(
+    writer: &mut Writer<W>,
+    frame: &[u8],
+    extents: &mut Vec<StoredExtent>,
+) -> Result<()> {
+    extents.push(StoredExtent {
+        offset: writer.position(),
+        stored_length: frame.len() as u64,
+        crc32: crc32(frame),
+    });
+    writer.put(frame)
 }
 
 /// Compresses the blocks of one window in parallel, then writes them in order.
 fn compress_window<W: Write>(
     writer: &mut Writer<W>,
     window: &[u8],
-    block_size: u64,
-    level: i32,
-    filter: Filter,
-    itemsize: u64,
+    codec: BlockCodec,
     extents: &mut Vec<StoredExtent>,
 ) -> Result<()> {
-    let compress = |block: &[u8]| compress_block(block, level, filter, itemsize as usize);
-    let compressed: std::io::Result<Vec<Vec<u8>>> = if window.len() as u64 <= block_size {
+    let size = codec.block_size as usize;
+    let compressed: std::io::Result<Vec<Vec<u8>>> = if window.len() <= size {
         // One block: the thread pool would only add a hand-off.
-        window.chunks(block_size as usize).map(compress).collect()
+        window.chunks(size).map(|block| codec.compress(block)).collect()
     } else {
-        window.par_chunks(block_size as usize).map(compress).collect()
+        window
+            .par_chunks(size)
+            .map(|block| codec.compress(block))
+            .collect()
     };
     let compressed = compressed.map_err(|e| Error::io(writer.position(), e))?;
     for frame in compressed {
-        extents.push(StoredExtent {
-            offset: writer.position(),
-            stored_length: frame.len() as u64,
-            crc32: crc32(&frame),
-        });
-        writer.put(&frame)?;
+        write_frame(writer, &frame, extents)?;
     }
     Ok(())
 }
