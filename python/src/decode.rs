@@ -68,6 +68,44 @@ pub(crate) enum ArrayMemory {
     CopyOnWrite { buffer: Py<FileBuffer> },
 }
 
+/// A node's children at one step of the build, borrowed from the graph: a run of the node
+/// table (items, entries) or an object's args and state. The build asks for them several
+/// times per node, so they are never collected.
+#[derive(Clone, Copy)]
+struct Children<'r> {
+    run: &'r [NodeId],
+    pair: [Option<NodeId>; 2],
+}
+
+impl<'r> Children<'r> {
+    const NONE: Children<'static> = Children {
+        run: &[],
+        pair: [None, None],
+    };
+
+    fn run(run: &'r [NodeId]) -> Self {
+        Children {
+            run,
+            pair: [None, None],
+        }
+    }
+
+    fn pair(first: Option<NodeId>, second: Option<NodeId>) -> Self {
+        Children {
+            run: &[],
+            pair: [first, second],
+        }
+    }
+
+    fn iter(self) -> impl DoubleEndedIterator<Item = NodeId> + 'r {
+        self.run.iter().copied().chain(self.pair.into_iter().flatten())
+    }
+
+    fn is_empty(self) -> bool {
+        self.run.is_empty() && self.pair.iter().all(Option::is_none)
+    }
+}
+
 enum Step {
     Visit { id: NodeId, needed_now: bool },
     Create(NodeId),
@@ -159,10 +197,9 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                     }
                     self.in_progress[id.index()] = true;
                     steps.push(Step::Create(id));
-                    let before = self.before_create(id);
                     steps.extend(
-                        before
-                            .into_iter()
+                        self.before_create(id)
+                            .iter()
                             .rev()
                             .map(|id| Step::Visit { id, needed_now: true }),
                     );
@@ -171,12 +208,12 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                     let object = self.create(id)?;
                     self.memo[id.index()] = Some(object);
                     self.in_progress[id.index()] = false;
-                    self.release(&mut uses, root, &self.before_create(id));
+                    self.release(&mut uses, root, self.before_create(id));
                     let after = self.after_create(id);
                     if !after.is_empty() {
                         self.fill_pending[id.index()] = true;
                         steps.push(Step::Fill(id));
-                        steps.extend(after.into_iter().rev().map(|id| Step::Visit {
+                        steps.extend(after.iter().rev().map(|id| Step::Visit {
                             id,
                             needed_now: false,
                         }));
@@ -190,7 +227,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                     {
                         self.fill(id)?;
                         self.fill_pending[id.index()] = false;
-                        self.release(&mut uses, root, &self.after_create(id));
+                        self.release(&mut uses, root, self.after_create(id));
                     } else {
                         deferred.push(id);
                     }
@@ -210,7 +247,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
         let mut stack = vec![root];
         seen[root.index()] = true;
         while let Some(id) = stack.pop() {
-            for child in self.before_create(id).into_iter().chain(self.after_create(id)) {
+            for child in self.before_create(id).iter().chain(self.after_create(id).iter()) {
                 uses[child.index()] = uses[child.index()].saturating_add(1);
                 if !std::mem::replace(&mut seen[child.index()], true) {
                     stack.push(child);
@@ -223,8 +260,8 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
     /// Marks `children` as used once more; a child whose every parent has used it is dropped
     /// from the memo, so a transient value (a tree's node array, copied by the tree's own
     /// `__setstate__`) is freed at once and its memory reused, not held to the end.
-    fn release(&mut self, uses: &mut [u32], root: NodeId, children: &[NodeId]) {
-        for &child in children {
+    fn release(&mut self, uses: &mut [u32], root: NodeId, children: Children<'r>) {
+        for child in children.iter() {
             let left = &mut uses[child.index()];
             *left = left.saturating_sub(1);
             // A node whose fill was deferred (a cycle through a tuple) is still needed by it.
@@ -266,30 +303,32 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             && state.is_some_and(|s| matches!(self.graph().node(s), Node::Array(_)))
     }
 
-    fn before_create(&self, id: NodeId) -> Vec<NodeId> {
+    /// The children built before node `id` is created (and held by it from the start).
+    fn before_create(&self, id: NodeId) -> Children<'r> {
         match self.graph().node(id) {
-            Node::Tuple(items) | Node::FrozenSet(items) => items.to_vec(),
+            Node::Tuple(items) | Node::FrozenSet(items) => Children::run(items),
             Node::Object {
                 type_name,
                 args,
                 state,
-            } if self.is_built_from_parts(type_name, args, state) => args.into_iter().chain(state).collect(),
-            Node::Object { args, .. } => args.into_iter().collect(),
-            _ => Vec::new(),
+            } if self.is_built_from_parts(type_name, args, state) => Children::pair(args, state),
+            Node::Object { args, .. } => Children::pair(args, None),
+            _ => Children::NONE,
         }
     }
 
-    fn after_create(&self, id: NodeId) -> Vec<NodeId> {
+    /// The children put into node `id` after it is created (items, entries, state).
+    fn after_create(&self, id: NodeId) -> Children<'r> {
         match self.graph().node(id) {
-            Node::List(items) | Node::Set(items) => items.to_vec(),
-            Node::ObjectArray { items, .. } => items.to_vec(),
-            Node::Map(entries) => entries.as_flattened().to_vec(),
+            Node::List(items) | Node::Set(items) => Children::run(items),
+            Node::ObjectArray { items, .. } => Children::run(items),
+            Node::Map(entries) => Children::run(entries.as_flattened()),
             Node::Object {
                 type_name,
                 args,
                 state,
-            } if !self.is_built_from_parts(type_name, args, state) => state.into_iter().collect(),
-            _ => Vec::new(),
+            } if !self.is_built_from_parts(type_name, args, state) => Children::pair(state, None),
+            _ => Children::NONE,
         }
     }
 
