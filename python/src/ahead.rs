@@ -75,13 +75,15 @@ thread_local! {
     static HELPER: RefCell<Option<Helper>> = const { RefCell::new(None) };
 }
 
-/// Installs a load's helper on this thread; dropping it (also when unwinding) puts back any
-/// outer load's and closes the job queue, which lets the helper finish.
+/// Installs a load's helper (or none) on this thread for the length of its build; dropping it
+/// (also when unwinding) puts back any outer load's and closes the job queue, which lets the
+/// helper finish. A load without a helper installs none, so that a load nested in another
+/// (run by some `__setstate__` meanwhile) never hands its arrays to the outer load's helper.
 struct Installed(Option<Helper>);
 
 impl Installed {
-    fn new(helper: Helper) -> Self {
-        Installed(HELPER.with_borrow_mut(|slot| slot.replace(helper)))
+    fn new(helper: Option<Helper>) -> Self {
+        Installed(HELPER.with_borrow_mut(|slot| std::mem::replace(slot, helper)))
     }
 }
 
@@ -148,13 +150,17 @@ pub(crate) fn defer_tree_check(nodes: &Bound<'_, PyAny>, layout: NodeLayout, n_f
 /// Runs `build` (the loader, on this thread) with a helper thread for `arrays` and for tree
 /// checks; without `arrays`, or if no thread can be started, `build` runs alone and checks
 /// everything itself.
-pub(crate) fn with_helper<S: AsRef<[u8]> + Sync, R>(
+pub(crate) fn with_helper<S: AsRef<[u8]> + Sync, R, F: FnOnce() -> PyResult<R>>(
     reader: &Reader<S>,
     arrays: &[ArrayId],
-    build: impl FnOnce() -> PyResult<R>,
+    build: F,
 ) -> PyResult<R> {
+    let alone = |build: F| {
+        let _none = Installed::new(None);
+        build()
+    };
     if arrays.is_empty() {
-        return build();
+        return alone(build);
     }
     std::thread::scope(|scope| {
         let (jobs, queue) = mpsc::channel();
@@ -162,13 +168,13 @@ pub(crate) fn with_helper<S: AsRef<[u8]> + Sync, R>(
             .name("amber-load-helper".into())
             .spawn_scoped(scope, move || help(reader, arrays, &queue));
         let Ok(helper) = spawned else {
-            return build();
+            return alone(build);
         };
         let built = {
-            let _installed = Installed::new(Helper {
+            let _installed = Installed::new(Some(Helper {
                 state_arrays: HashMap::new(),
                 jobs,
-            });
+            }));
             build()
         };
         let tree_error = helper

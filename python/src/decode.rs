@@ -546,8 +546,14 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
         let Node::Map(entries) = self.graph().node(state) else {
             return Vec::new();
         };
+        // Raw only: the helper checks the file's bytes in place.
         let copied_alone = |node: NodeId| match self.graph().node(node) {
-            Node::Array(array) if self.single_use[node.index()] => Some(array),
+            Node::Array(array)
+                if self.single_use[node.index()]
+                    && self.reader.array_info(array).is_ok_and(|info| info.is_raw()) =>
+            {
+                Some(array)
+            }
             _ => None,
         };
         if !ahead::has_helper()

@@ -240,6 +240,32 @@ def test_a_tree_whose_nodes_point_outside_or_backwards_is_refused(tmp_path):
             af.load(path)
 
 
+def test_a_load_nested_in_another_checks_its_own_trees():
+    # The outer load has a helper thread; a trusted class's __setstate__ loads another file
+    # meanwhile, which has none: it must check its tree itself, not hand it to the outer helper.
+    model = DecisionTreeClassifier(random_state=0).fit(np.random.default_rng(0).random((40, 3)), [0, 1] * 20)
+    tree = model.tree_
+    state = tree.__getstate__()
+    nodes = state["nodes"].copy()
+    nodes["left_child"][0] = 10**6
+    hostile = {**state, "nodes": nodes}
+    holder = placeholder_class("ff.NestedHostileTree", lambda self: (type(tree), tree.__reduce__()[1], hostile))
+    inner = af.dumps(holder())
+    with pytest.raises(ValueError, match="child is out of range"):
+        af.loads(inner)
+
+    loader = placeholder_class("ff.LoadsInSetstate", lambda self: (type(self), (), {"blob": inner}))
+    loader.__setstate__ = lambda self, state: setattr(self, "inner", af.loads(state["blob"]))
+    outer = af.dumps([*BALLAST, loader()])
+    with pytest.raises(ValueError, match="child is out of range"):
+        af.loads(outer, trusted=["ff.LoadsInSetstate"])
+    # And a valid inner file loads the same way.
+    loader_ok = placeholder_class("ff.LoadsValidInSetstate", lambda self: (type(self), (), {"blob": af.dumps(model)}))
+    loader_ok.__setstate__ = lambda self, state: setattr(self, "inner", af.loads(state["blob"]))
+    *_, rebuilt = af.loads(af.dumps([*BALLAST, loader_ok()]), trusted=["ff.LoadsValidInSetstate"])
+    assert (rebuilt.inner.predict(np.zeros((2, 3))) == model.predict(np.zeros((2, 3)))).all()
+
+
 # Two arrays of 560 kB: enough small arrays for a copying load to start its helper thread.
 BALLAST = [np.arange(70_000, dtype=np.float64), np.arange(70_000, dtype=np.float64) + 1]
 

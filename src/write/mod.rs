@@ -430,7 +430,7 @@ impl<W: Write> Writer<W> {
                 }
             });
             for piece in bytes.chunks(PIECE) {
-                // Without the hashing thread (none to be had, or it died), hash here.
+                // Without the hashing thread (none could be started), hash here.
                 let crc = match &spawned {
                     Ok(_) => pieces.recv().unwrap_or_else(|_| crc32(piece)),
                     Err(_) => crc32(piece),
