@@ -33,28 +33,23 @@ pub(crate) fn arrays_to_check<S: AsRef<[u8]>>(
     uses: &[u32],
     root: NodeId,
 ) -> Vec<ArrayId> {
-    let mut arrays: Vec<ArrayId> = reader
+    let mut arrays: Vec<(ArrayId, u64)> = reader
         .graph()
         .iter()
         .filter(|&(id, _)| uses[id.index()] > 0 || id == root)
         .filter_map(|(_, node)| node.as_array())
-        .filter(|&id| {
-            reader
-                .array_info(id)
-                .is_ok_and(|info| info.is_raw() && info.nbytes() < HELPER_MAX_ARRAY_BYTES)
+        .filter_map(|id| {
+            let info = reader.array_info(id).ok()?;
+            (info.is_raw() && info.nbytes() < HELPER_MAX_ARRAY_BYTES).then_some((id, info.nbytes()))
         })
         .collect();
-    arrays.sort_unstable_by_key(|id| id.index());
+    arrays.sort_unstable_by_key(|(id, _)| id.index());
     arrays.dedup();
-    let total: u64 = arrays
-        .iter()
-        .filter_map(|&id| reader.array_info(id).ok())
-        .map(|info| info.nbytes())
-        .sum();
+    let total: u64 = arrays.iter().map(|&(_, nbytes)| nbytes).sum();
     if arrays.len() < 2 || total < HELPER_MIN_TOTAL_BYTES {
-        arrays.clear();
+        return Vec::new();
     }
-    arrays
+    arrays.into_iter().map(|(id, _)| id).collect()
 }
 
 /// A tree's node check, to run over the file's bytes of `array`.

@@ -601,13 +601,10 @@ impl<S: AsRef<[u8]>> Reader<S> {
     }
 
     fn ensure_verified(&self, id: ArrayId) -> Result<()> {
-        let done = &self.verified[id.index()];
-        if self.options.verify == Verify::Explicit || done.load(Ordering::Acquire) {
+        if self.options.verify == Verify::Explicit {
             return Ok(());
         }
-        self.check_extents(&self.info_unchecked(id.index()))?;
-        done.store(true, Ordering::Release);
-        Ok(())
+        self.verify_array(id)
     }
 
     /// Records CRC results computed while the file streamed in (`None`: not computed, check
