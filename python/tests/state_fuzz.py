@@ -72,9 +72,11 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse
 import copy
 import copyreg
+import ctypes
 import faulthandler
 import gc
 import json
+import mmap
 import random
 import resource
 import select
@@ -650,10 +652,13 @@ def _smoke_wide(class_name: str, width_edit: Callable[[Site], list[Mutation]] | 
             return []
         mutations = [Mutation(target.path, "transplant", (donor,))]
         if width_edit is not None:
-            width = _first(sites, lambda s: s.kind == "attribute" and s.last_key == "n_features_in_")
-            if width is None:
+            # Every estimator enclosing the target (a forest and its tree's estimator).
+            widths = [s for s in sites if s.kind == "attribute" and s.last_key == "n_features_in_"
+                      and target.path[: len(s.path) - 1] == s.path[:-1]]
+            if not widths:
                 return []
-            mutations += width_edit(width)
+            for width in widths:
+                mutations += width_edit(width)
         return mutations
     return build
 
@@ -682,6 +687,11 @@ def _smoke_first_float(op: str, *args: Any) -> Callable[[list[Site], Pool], list
                       and s.value.ndim == (2 if op == "reshape" else 1) and s.value.size > 1)
         return [Mutation(site.path, op, args)] if site else []
     return build
+
+
+def _smoke_class_count(sites: list[Site], pool: Pool) -> list[Mutation]:
+    site = _first(sites, lambda s: s.kind == "number" and s.last_key in ("n_classes", "n_classes_"))
+    return [Mutation(site.path, "replace", (2**31,))] if site else []
 
 
 def _smoke_shape(sites: list[Site], pool: Pool) -> list[Mutation]:
@@ -719,6 +729,7 @@ SMOKE: list[tuple[str, Callable[[list[Site], Pool], list[Mutation]]]] = [
     ("second index array [0] = 10**6", _smoke_second_int_array),
     ("metric work vector shorter", _smoke_metric_vectors),
     ("indptr reversed", _smoke_reverse_key("indptr")),
+    ("class count 2**31", _smoke_class_count),
     ("sparse shape smaller than indices", _smoke_shape),
     ("dok entry outside the shape", _smoke_map_entry),
     ("lil column index 10**6", _smoke_python_int_in_lists),
@@ -790,7 +801,7 @@ def loss_calls(y: np.ndarray, raw: np.ndarray) -> list[Call]:
 
 
 def sparse_calls(n_rows: int, n_columns: int) -> list[Call]:
-    right, left = np.arange(1.0, n_columns + 1), np.arange(1.0, n_rows + 1)
+    right, left = guarded(np.arange(1.0, n_columns + 1)), guarded(np.arange(1.0, n_rows + 1))
     return [
         ("toarray", lambda m: m.toarray()),
         ("tocsr", lambda m: m.tocsr().toarray()),
@@ -814,6 +825,29 @@ def sparse_calls(n_rows: int, n_columns: int) -> list[Call]:
     ]
 
 
+_GUARDS: list[mmap.mmap] = []  # the mappings behind guarded arrays, kept for the process
+
+
+def guarded(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``array`` between two inaccessible pages, ending exactly at the
+    second: compiled code reading past either end of an input (a tree splitting on a column
+    the input does not have) faults at once instead of reading the heap silently."""
+    page = mmap.PAGESIZE
+    data_pages = -(-array.nbytes // page) or 1
+    mapping = mmap.mmap(-1, (data_pages + 2) * page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(mapping))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    for guard in (base, base + (data_pages + 1) * page):
+        if libc.mprotect(guard, page, 0) != 0:  # PROT_NONE
+            raise OSError(ctypes.get_errno(), "mprotect failed")
+    _GUARDS.append(mapping)
+    start = (data_pages + 1) * page - array.nbytes
+    out = np.frombuffer(mapping, dtype=array.dtype, count=array.size, offset=start).reshape(array.shape)
+    out[...] = array
+    return out
+
+
 def build_subjects() -> tuple[list[Subject], dict[str, Any]]:
     """Every subject, fitted on small data (deterministic), and the donors of transplants."""
     from scipy import sparse
@@ -830,7 +864,10 @@ def build_subjects() -> tuple[list[Subject], dict[str, Any]]:
     X_cat = X.copy()
     X_cat[:, 3] = rng.randint(0, 4, 60)
     X_wide = rng.rand(60, 9)
-    X_test, X_cat_test, y3_test, yr_test = X[:12], X_cat[:12], y3[:12], yr[:12]
+    # Trees read float32 inputs, other estimators float64: given those, none copies them, so
+    # reads out of bounds hit the guard pages.
+    X_test, X_test32, X_cat_test = guarded(X[:12]), guarded(X[:12].astype(np.float32)), guarded(X_cat[:12])
+    y3_test, yr_test = y3[:12], yr[:12]
     X_geo = np.column_stack([rng.uniform(-1.5, 1.5, 40), rng.uniform(-3, 3, 40)])
     covariance_inverse = np.linalg.inv(np.cov(X.T))
     variances = X.var(axis=0)
@@ -838,26 +875,27 @@ def build_subjects() -> tuple[list[Subject], dict[str, Any]]:
 
     classify = estimator_calls(X_test, y3_test)
     regress = estimator_calls(X_test, yr_test)
+    classify32, regress32 = estimator_calls(X_test32, y3_test), estimator_calls(X_test32, yr_test)
     estimators: list[tuple[str, Any, Any, Any, list[Call]]] = [
-        ("DecisionTreeClassifier", tree.DecisionTreeClassifier(random_state=0), X, y3, classify),
+        ("DecisionTreeClassifier", tree.DecisionTreeClassifier(random_state=0), X, y3, classify32),
         ("DecisionTreeClassifier[multi-output]", tree.DecisionTreeClassifier(random_state=0), X, y_multi,
-         estimator_calls(X_test, y_multi[:12])),
-        ("DecisionTreeRegressor", tree.DecisionTreeRegressor(random_state=0), X, yr, regress),
-        ("ExtraTreeClassifier", tree.ExtraTreeClassifier(random_state=0), X, y3, classify),
-        ("ExtraTreeRegressor", tree.ExtraTreeRegressor(random_state=0), X, yr, regress),
-        ("RandomForestClassifier", ensemble.RandomForestClassifier(3, random_state=0), X, y3, classify),
-        ("RandomForestRegressor", ensemble.RandomForestRegressor(3, random_state=0), X, yr, regress),
-        ("ExtraTreesClassifier", ensemble.ExtraTreesClassifier(3, random_state=0), X, y3, classify),
-        ("ExtraTreesRegressor", ensemble.ExtraTreesRegressor(3, random_state=0), X, yr, regress),
+         estimator_calls(X_test32, y_multi[:12])),
+        ("DecisionTreeRegressor", tree.DecisionTreeRegressor(random_state=0), X, yr, regress32),
+        ("ExtraTreeClassifier", tree.ExtraTreeClassifier(random_state=0), X, y3, classify32),
+        ("ExtraTreeRegressor", tree.ExtraTreeRegressor(random_state=0), X, yr, regress32),
+        ("RandomForestClassifier", ensemble.RandomForestClassifier(3, random_state=0), X, y3, classify32),
+        ("RandomForestRegressor", ensemble.RandomForestRegressor(3, random_state=0), X, yr, regress32),
+        ("ExtraTreesClassifier", ensemble.ExtraTreesClassifier(3, random_state=0), X, y3, classify32),
+        ("ExtraTreesRegressor", ensemble.ExtraTreesRegressor(3, random_state=0), X, yr, regress32),
         ("GradientBoostingClassifier", ensemble.GradientBoostingClassifier(n_estimators=3, random_state=0),
-         X, y3, classify),
+         X, y3, classify32),
         ("GradientBoostingRegressor", ensemble.GradientBoostingRegressor(n_estimators=3, random_state=0),
-         X, yr, regress),
+         X, yr, regress32),
         ("HistGradientBoostingClassifier", ensemble.HistGradientBoostingClassifier(max_iter=3, random_state=0),
          X, y3, classify),
         ("HistGradientBoostingRegressor", ensemble.HistGradientBoostingRegressor(max_iter=3, random_state=0),
          X, yr, regress),
-        ("IsolationForest", ensemble.IsolationForest(n_estimators=3, random_state=0), X, None, classify),
+        ("IsolationForest", ensemble.IsolationForest(n_estimators=3, random_state=0), X, None, classify32),
         ("KNeighborsClassifier[kd_tree]", neighbors.KNeighborsClassifier(3, algorithm="kd_tree"), X, y3, classify),
         ("KNeighborsRegressor[ball_tree minkowski p=3]", neighbors.KNeighborsRegressor(
             3, algorithm="ball_tree", p=3), X, yr, regress),
@@ -902,15 +940,16 @@ def build_subjects() -> tuple[list[Subject], dict[str, Any]]:
         subjects.append(Subject(f"BallTree[{metric}]", neighbors.BallTree(X, leaf_size=5, **params),
                                 tree_calls(X_test)))
     subjects.append(Subject("BallTree[haversine]", neighbors.BallTree(X_geo, leaf_size=5, metric="haversine"),
-                            tree_calls(X_geo[:8])))
+                            tree_calls(guarded(X_geo[:8]))))
     for metric, params in [("mahalanobis", {"VI": covariance_inverse}), ("seuclidean", {"V": variances}),
                            ("minkowski", {"p": 3, "w": weights})]:
         subjects.append(Subject(f"DistanceMetric[{metric}]", DistanceMetric.get_metric(metric, **params),
                                 metric_calls(X_test)))
     raw3 = np.linspace(-1, 1, 36).reshape(12, 3)
-    subjects.append(Subject("HalfBinomialLoss", loss.HalfBinomialLoss(), loss_calls(y2[:12] * 1.0, raw3[:, 0])))
+    subjects.append(Subject("HalfBinomialLoss", loss.HalfBinomialLoss(),
+                            loss_calls(guarded(y2[:12] * 1.0), guarded(raw3[:, 0]))))
     subjects.append(Subject("HalfMultinomialLoss", loss.HalfMultinomialLoss(n_classes=3),
-                            loss_calls(y3_test * 1.0, raw3)))
+                            loss_calls(guarded(y3_test * 1.0), guarded(raw3))))
 
     dense = sparse.random(6, 4, density=0.5, random_state=0, format="csr").toarray()
     for kind, make in [("matrix", sparse.csr_matrix), ("array", sparse.csr_array)]:
