@@ -16,11 +16,14 @@ objects are transparent).
 
 Each case runs in a child forked from a parent that has imported everything and fitted
 every subject once. The child caps its address space (``RLIMIT_AS``: 2 GiB, or 512 MiB
-above what it already maps if that is more) and arms a 10 s alarm, then: applies the mutations,
-dumps, loads (``load``, ``load(mmap_mode="r")``, ``loads`` or ``lazy_load``, chosen by the
-case), makes the calls users make (``predict``, ``predict_proba``, ``decision_function``,
-``transform``, ``kneighbors``, ``query``, ``toarray``, products, slicing, ``sum``...), and
-finally frees the result.
+above what it already maps if that is more) and arms a 10 s timeout, then: applies the
+mutations, dumps, loads (``load``, ``load(mmap_mode="r")``, ``loads`` or ``lazy_load``, chosen
+by the case), makes the calls users make (``predict``, ``predict_proba``, ``decision_function``,
+``transform``, ``kneighbors``, ``query``, ``toarray``, products, slicing, ``sum``,
+``partial_fit``...), and finally frees the result. The inputs of those calls sit between two
+inaccessible pages, in the dtype each estimator reads without copying, so compiled code that
+reads past an input (a tree splitting on a column the input lacks) faults instead of silently
+reading the heap.
 
 What counts as a failure, and why:
 
@@ -44,8 +47,8 @@ What counts as a failure, and why:
   default, in which case the type is not fuzzed): a validator that refuses valid models, or a
   harness that does not write what it means to, fails too.
 
-A dump that refuses a mutation (amberfile cannot write such a value) is counted as
-``unwritable`` and is not a failure.
+A mutation that cannot be written (amberfile refuses to dump the value, or an earlier edit
+of the same case removed what it edits) is counted as ``unwritable`` and is not a failure.
 
 Each failure is reported with the subject, the case id, the seed, the mutations, the load
 mode, the phase (``load``, ``call predict``, ``free``...) and the outcome, and can be replayed
@@ -88,7 +91,7 @@ import traceback
 import types
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
