@@ -64,7 +64,11 @@ fn array_digests<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Vec<[u8; 32]>> {
     Ok(digests)
 }
 
-fn write_document<S: AsRef<[u8]>>(reader: &Reader<S>, digests: &[[u8; 32]], out: impl Write) -> io::Result<()> {
+fn write_document<S: AsRef<[u8]>>(
+    reader: &Reader<S>,
+    digests: &[[u8; 32]],
+    out: impl Write,
+) -> io::Result<()> {
     let mut w = BufWriter::new(out);
     w.write_all(b"{\"arrays\":[")?;
     for (i, (info, digest)) in reader.arrays().zip(digests).enumerate() {
@@ -157,7 +161,11 @@ fn write_node(w: &mut impl Write, node: Node<'_>) -> io::Result<()> {
         Node::ObjectArray { order, shape, items } => {
             w.write_all(b"{\"items\":")?;
             write_ids(w, ids(items))?;
-            write!(w, ",\"kind\":\"object_array\",\"order\":\"{}\",\"shape\":", order.as_str())?;
+            write!(
+                w,
+                ",\"kind\":\"object_array\",\"order\":\"{}\",\"shape\":",
+                order.as_str()
+            )?;
             write_ids(w, shape.iter())?;
             w.write_all(b"}")
         }
@@ -300,6 +308,9 @@ mod tests {
         let maximal = [[0xff; 1023].as_slice(), &[0x7f]].concat();
         let decimal = big_int_decimal(&maximal);
         assert_eq!(decimal.len(), 2466, "2^8191 - 1 has 2,466 digits");
-        assert!(decimal.starts_with("5453") && decimal.ends_with("6447"), "{decimal}");
+        assert!(
+            decimal.starts_with("5453") && decimal.ends_with("6447"),
+            "{decimal}"
+        );
     }
 }

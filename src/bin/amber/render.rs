@@ -13,7 +13,8 @@ pub fn run(path: &Path) -> Result<(), Failure> {
     let bytes = std::fs::read(path).map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?;
     // The default verification policy checks each extent's CRC when its array is first read,
     // which is the order the spec prescribes for rendering (R57 before R58, array by array).
-    let reader = Reader::from_bytes(&bytes, ReadOptions::default()).map_err(|error| Failure::amber(path, error))?;
+    let reader =
+        Reader::from_bytes(&bytes, ReadOptions::default()).map_err(|error| Failure::amber(path, error))?;
     let mut stdout = std::io::stdout().lock();
     // Streams the rendering; every array is read and checked before the first byte is written.
     render::write_canonical_json(&reader, &mut stdout).map_err(|error| match error {
