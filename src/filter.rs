@@ -34,9 +34,85 @@ pub fn unshuffle(input: &[u8], output: &mut [u8], itemsize: usize) {
     }
 }
 
+/// Largest scratch buffer [`unshuffle_in_place`] uses: a constant, whatever the block size.
+pub const IN_PLACE_SCRATCH_BYTES: usize = 16 << 20;
+
+/// Inverts [`shuffle`] within `buf` itself, with at most [`IN_PLACE_SCRATCH_BYTES`] of
+/// `scratch`, so a block of any size decodes in its own length plus a constant (spec 8.2).
+///
+/// The shuffled block is an `itemsize x count` matrix of bytes, and unshuffling transposes it.
+/// Halving the count splits the transposition into two of half the size once each row's two
+/// halves are gathered (by rotations); below the scratch size it is done by copy. Time is
+/// `O(n log n)` moves, so the plain [`unshuffle`] stays the choice when a second buffer is fine.
+pub fn unshuffle_in_place(buf: &mut [u8], itemsize: usize, scratch: &mut Vec<u8>) {
+    if itemsize <= 1 {
+        return;
+    }
+    let count = buf.len() / itemsize;
+    transpose(&mut buf[..count * itemsize], itemsize, count, scratch);
+}
+
+/// `buf` holds `rows` rows of `cols` bytes; afterwards it holds `cols` rows of `rows` bytes.
+fn transpose(buf: &mut [u8], rows: usize, cols: usize, scratch: &mut Vec<u8>) {
+    if rows <= 1 || cols <= 1 {
+        return;
+    }
+    if buf.len() <= IN_PLACE_SCRATCH_BYTES {
+        scratch.clear();
+        scratch.reserve_exact(buf.len());
+        scratch.extend_from_slice(buf);
+        unshuffle(scratch, buf, rows);
+        return;
+    }
+    let left = cols / 2;
+    gather_halves(buf, rows, left, cols - left, scratch);
+    let (first, second) = buf.split_at_mut(rows * left);
+    transpose(first, rows, left, scratch);
+    transpose(second, rows, cols - left, scratch);
+}
+
+/// `buf` holds `rows` rows, each `left` then `right` bytes; afterwards it holds every row's
+/// left part, then every row's right part.
+fn gather_halves(buf: &mut [u8], rows: usize, left: usize, right: usize, scratch: &mut Vec<u8>) {
+    let width = left + right;
+    if rows <= 1 || left == 0 || right == 0 {
+        return;
+    }
+    if buf.len() <= IN_PLACE_SCRATCH_BYTES {
+        scratch.clear();
+        scratch.reserve_exact(buf.len());
+        scratch.extend(buf.chunks_exact(width).flat_map(|row| &row[..left]));
+        scratch.extend(buf.chunks_exact(width).flat_map(|row| &row[left..]));
+        buf.copy_from_slice(scratch);
+        return;
+    }
+    let top = rows / 2;
+    let (upper, lower) = buf.split_at_mut(top * width);
+    gather_halves(upper, top, left, right, scratch);
+    gather_halves(lower, rows - top, left, right, scratch);
+    // upper-left, upper-right, lower-left, lower-right: swap the middle two.
+    let middle = top * left..top * width + (rows - top) * left;
+    buf[middle].rotate_left(top * right);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_place_unshuffle_matches_the_two_buffer_one() {
+        // Past the scratch size (so the rotations run), with odd counts and odd itemsizes.
+        for itemsize in [2usize, 3, 8] {
+            let count = (IN_PLACE_SCRATCH_BYTES * 2 / itemsize) | 1;
+            let raw: Vec<u8> = (0..count * itemsize).map(|i| (i * 7 + i / 251) as u8).collect();
+            let mut shuffled = vec![0; raw.len()];
+            shuffle(&raw, &mut shuffled, itemsize);
+            let mut scratch = Vec::new();
+            unshuffle_in_place(&mut shuffled, itemsize, &mut scratch);
+            assert!(shuffled == raw, "itemsize {itemsize}");
+            assert!(scratch.capacity() <= IN_PLACE_SCRATCH_BYTES);
+        }
+    }
 
     #[test]
     fn shuffle_groups_bytes_of_equal_significance() {

@@ -611,7 +611,7 @@ pub(crate) fn le_u64(bytes: &[u8]) -> u64 {
 /// An owned tree of values: the convenient form of an acyclic graph.
 ///
 /// Shared references become copies, so converting a graph with sharing can take more nodes than
-/// the graph has; [`Limits::max_value_nodes`] bounds that.
+/// the graph has; [`Limits::max_value_nodes`] and [`Limits::max_value_bytes`] bound that.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     None,
@@ -668,12 +668,14 @@ impl Graph {
     /// Converts the subgraph under `id` to an owned tree.
     ///
     /// Fails with `InvalidGraph` on a cycle, and with `LimitExceeded` when the tree would be
-    /// deeper than [`Limits::max_value_depth`] or larger than [`Limits::max_value_nodes`].
+    /// deeper than [`Limits::max_value_depth`], larger than [`Limits::max_value_nodes`], or
+    /// would copy more than [`Limits::max_value_bytes`] of payload.
     pub fn to_value(&self, id: NodeId, limits: &Limits) -> Result<Value> {
         let mut state = ToValue {
             graph: self,
             limits,
             produced: 0,
+            copied_bytes: 0,
             on_path: vec![false; self.slots.len()],
         };
         state.convert(id, 0)
@@ -757,6 +759,7 @@ struct ToValue<'g> {
     graph: &'g Graph,
     limits: &'g Limits,
     produced: u64,
+    copied_bytes: u64,
     on_path: Vec<bool>,
 }
 
@@ -785,6 +788,7 @@ impl ToValue<'_> {
                 format!("value tree larger than {} nodes", self.limits.max_value_nodes),
             ));
         }
+        self.copy_budget(payload_bytes(node))?;
         self.on_path[id.index()] = true;
         let seq = |this: &mut Self, items: &[NodeId]| -> Result<Vec<Value>> {
             items.iter().map(|&c| this.convert(c, depth + 1)).collect()
@@ -831,6 +835,30 @@ impl ToValue<'_> {
         };
         self.on_path[id.index()] = false;
         Ok(value)
+    }
+
+    fn copy_budget(&mut self, bytes: usize) -> Result<()> {
+        self.copied_bytes = self.copied_bytes.saturating_add(bytes as u64);
+        if self.copied_bytes > self.limits.max_value_bytes {
+            return Err(Error::limit(
+                0,
+                format!(
+                    "value tree copies more than {} bytes of strings, bytes and big ints",
+                    self.limits.max_value_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The bytes a node's value copies out of the graph (its own payload, not its children's).
+fn payload_bytes(node: Node<'_>) -> usize {
+    match node {
+        Node::Str(s) | Node::Global(s) | Node::Object { type_name: s, .. } => s.len(),
+        Node::BigInt(b) | Node::Bytes(b) => b.len(),
+        Node::ObjectArray { shape, .. } => shape.len() * 8,
+        _ => 0,
     }
 }
 

@@ -45,6 +45,10 @@ pub struct Limits {
     /// so this caps the exponential blow-up of a DAG. Default 1,048,576 (about 112 MiB of
     /// values).
     pub max_value_nodes: u64,
+    /// Most payload bytes a [`crate::Value`] conversion may copy: strings, bytes, big ints,
+    /// type and global names and object-array shapes, counted again at every shared
+    /// reference. Default 268,435,456 (256 MiB).
+    pub max_value_bytes: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +65,7 @@ impl Default for Limits {
             max_decoded_bytes: 4 << 30,
             max_value_depth: 256,
             max_value_nodes: 1 << 20,
+            max_value_bytes: 256 << 20,
         }
     }
 }

@@ -6,21 +6,42 @@
 //! rendered as the hex of their IEEE-754 bits, so NaN payloads and -0.0 survive; integers are
 //! exact JSON numbers of any size.
 
+use std::io::{self, BufWriter, Write};
+
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
-use crate::graph::Node;
+use crate::graph::{Node, NodeId};
 use crate::read::Reader;
 
-/// Renders the whole file. Arrays are decoded block by block for hashing, so memory stays
-/// bounded by one block.
+/// Renders the whole file as a [`Json`] value. Prefer [`write_canonical_json`] for files that
+/// are not small: a value tree takes many times the file's size.
 pub fn canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Json> {
-    let graph = reader.graph();
-    let nodes: Vec<Json> = graph.iter().map(|(_, node)| render_node(node)).collect();
-    let mut arrays = Vec::with_capacity(reader.array_count());
+    let text = canonical_json_string(reader)?;
+    serde_json::from_str(&text).map_err(|e| Error::io(0, e.into()))
+}
+
+/// [`canonical_json`] as compact text with sorted keys, one line.
+pub fn canonical_json_string<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<String> {
+    let mut text = Vec::new();
+    write_canonical_json(reader, &mut text)?;
+    String::from_utf8(text).map_err(|e| Error::io(0, std::io::Error::other(e)))
+}
+
+/// Writes the rendering (compact, sorted keys, no newline) to `out` as it walks the file, so
+/// memory stays bounded by one block and one node whatever the size of the output. Every array
+/// is read and hashed before the first byte is written: an invalid file writes nothing.
+pub fn write_canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>, out: impl Write) -> Result<()> {
+    let digests = array_digests(reader)?;
+    write_document(reader, &digests, out).map_err(|e| Error::io(0, e))
+}
+
+/// The SHA-256 of every array's logical bytes, in table order.
+fn array_digests<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Vec<[u8; 32]>> {
     let max = reader.options().limits.max_decoded_bytes;
+    let mut digests = Vec::with_capacity(reader.array_count());
     for info in reader.arrays() {
         // R57: rendering materializes every array, raw or compressed.
         if info.nbytes() > max {
@@ -38,62 +59,154 @@ pub fn canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Json> {
             hasher.update(chunk);
             Ok(())
         })?;
-        arrays.push(json!({
-            "dtype": render_dtype(info.dtype()),
-            "shape": info.shape(),
-            "order": info.order().as_str(),
-            "sha256": hex::encode(hasher.finalize()),
-        }));
+        digests.push(hasher.finalize().into());
     }
-    Ok(json!({
-        "root": reader.root().index(),
-        "nodes": nodes,
-        "arrays": arrays,
-    }))
+    Ok(digests)
 }
 
-/// [`canonical_json`] as compact text with sorted keys, one line.
-pub fn canonical_json_string<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<String> {
-    Ok(canonical_json(reader)?.to_string())
+fn write_document<S: AsRef<[u8]>>(
+    reader: &Reader<S>,
+    digests: &[[u8; 32]],
+    out: impl Write,
+) -> io::Result<()> {
+    let mut w = BufWriter::new(out);
+    w.write_all(b"{\"arrays\":[")?;
+    for (i, (info, digest)) in reader.arrays().zip(digests).enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        w.write_all(b"{\"dtype\":")?;
+        write_dtype(&mut w, info.dtype())?;
+        w.write_all(b",\"order\":")?;
+        write_str(&mut w, info.order().as_str())?;
+        write!(w, ",\"sha256\":\"{}\",\"shape\":", hex::encode(digest))?;
+        write_ids(&mut w, info.shape().iter())?;
+        w.write_all(b"}")?;
+    }
+    w.write_all(b"],\"nodes\":[")?;
+    for (i, (_, node)) in reader.graph().iter().enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        write_node(&mut w, node)?;
+    }
+    write!(w, "],\"root\":{}}}", reader.root().index())?;
+    w.flush()
 }
 
 fn float_bits(f: f64) -> String {
     format!("{:016x}", f.to_bits())
 }
 
-fn render_node(node: Node<'_>) -> Json {
-    let ids = |items: &[crate::graph::NodeId]| items.iter().map(|i| i.index()).collect::<Vec<_>>();
-    let optional = |n: Option<crate::graph::NodeId>| n.map(|n| n.index());
+fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
+    serde_json::to_writer(w, s).map_err(io::Error::from)
+}
+
+/// A JSON array of numbers: node ids, dimensions.
+fn write_ids<T: std::fmt::Display>(w: &mut impl Write, items: impl Iterator<Item = T>) -> io::Result<()> {
+    w.write_all(b"[")?;
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        write!(w, "{item}")?;
+    }
+    w.write_all(b"]")
+}
+
+fn write_optional(w: &mut impl Write, id: Option<NodeId>) -> io::Result<()> {
+    match id {
+        Some(id) => write!(w, "{}", id.index()),
+        None => w.write_all(b"null"),
+    }
+}
+
+/// One node with its keys in sorted order (spec 15.2).
+fn write_node(w: &mut impl Write, node: Node<'_>) -> io::Result<()> {
+    fn ids(items: &[NodeId]) -> impl Iterator<Item = usize> + '_ {
+        items.iter().map(|i| i.index())
+    }
     match node {
-        Node::None => json!({"kind": "none"}),
-        Node::Bool(b) => json!({"kind": "bool", "value": b}),
-        Node::Int(i) => json!({"kind": "int", "value": i}),
-        Node::BigInt(bytes) => json!({"kind": "bigint", "value": big_int_number(bytes)}),
-        Node::Float(f) => json!({"kind": "float", "bits": float_bits(f)}),
-        Node::Complex(re, im) => json!({"kind": "complex", "real": float_bits(re), "imag": float_bits(im)}),
-        Node::Str(s) => json!({"kind": "str", "value": s}),
-        Node::Bytes(b) => json!({"kind": "bytes", "hex": hex::encode(b)}),
-        Node::List(items) => json!({"kind": "list", "items": ids(items)}),
-        Node::Tuple(items) => json!({"kind": "tuple", "items": ids(items)}),
-        Node::Set(items) => json!({"kind": "set", "items": ids(items)}),
-        Node::FrozenSet(items) => json!({"kind": "frozenset", "items": ids(items)}),
-        Node::Map(entries) => json!({
-            "kind": "map",
-            "entries": entries.iter().map(|[k, v]| [k.index(), v.index()]).collect::<Vec<_>>(),
-        }),
-        Node::Array(a) => json!({"kind": "array", "array": a.index()}),
-        Node::ObjectArray { order, shape, items } => json!({
-            "kind": "object_array", "order": order.as_str(), "shape": shape, "items": ids(items),
-        }),
+        Node::None => w.write_all(b"{\"kind\":\"none\"}"),
+        Node::Bool(b) => write!(w, "{{\"kind\":\"bool\",\"value\":{b}}}"),
+        Node::Int(i) => write!(w, "{{\"kind\":\"int\",\"value\":{i}}}"),
+        Node::BigInt(bytes) => write!(w, "{{\"kind\":\"bigint\",\"value\":{}}}", big_int_decimal(bytes)),
+        Node::Float(f) => write!(w, "{{\"bits\":\"{}\",\"kind\":\"float\"}}", float_bits(f)),
+        Node::Complex(re, im) => write!(
+            w,
+            "{{\"imag\":\"{}\",\"kind\":\"complex\",\"real\":\"{}\"}}",
+            float_bits(im),
+            float_bits(re)
+        ),
+        Node::Str(s) => {
+            w.write_all(b"{\"kind\":\"str\",\"value\":")?;
+            write_str(w, s)?;
+            w.write_all(b"}")
+        }
+        Node::Bytes(b) => write!(w, "{{\"hex\":\"{}\",\"kind\":\"bytes\"}}", hex::encode(b)),
+        Node::List(items) | Node::Tuple(items) | Node::Set(items) | Node::FrozenSet(items) => {
+            w.write_all(b"{\"items\":")?;
+            write_ids(w, ids(items))?;
+            write!(w, ",\"kind\":\"{}\"}}", node.kind_name())
+        }
+        Node::Map(entries) => {
+            w.write_all(b"{\"entries\":[")?;
+            for (i, [k, v]) in entries.iter().enumerate() {
+                let comma = if i > 0 { "," } else { "" };
+                write!(w, "{comma}[{},{}]", k.index(), v.index())?;
+            }
+            w.write_all(b"],\"kind\":\"map\"}")
+        }
+        Node::Array(a) => write!(w, "{{\"array\":{},\"kind\":\"array\"}}", a.index()),
+        Node::ObjectArray { order, shape, items } => {
+            w.write_all(b"{\"items\":")?;
+            write_ids(w, ids(items))?;
+            write!(
+                w,
+                ",\"kind\":\"object_array\",\"order\":\"{}\",\"shape\":",
+                order.as_str()
+            )?;
+            write_ids(w, shape.iter())?;
+            w.write_all(b"}")
+        }
         Node::Object {
             type_name,
             args,
             state,
-        } => json!({
-            "kind": "object", "type": type_name, "args": optional(args), "state": optional(state),
-        }),
-        Node::Global(name) => json!({"kind": "global", "name": name}),
+        } => {
+            w.write_all(b"{\"args\":")?;
+            write_optional(w, args)?;
+            w.write_all(b",\"kind\":\"object\",\"state\":")?;
+            write_optional(w, state)?;
+            w.write_all(b",\"type\":")?;
+            write_str(w, type_name)?;
+            w.write_all(b"}")
+        }
+        Node::Global(name) => {
+            w.write_all(b"{\"kind\":\"global\",\"name\":")?;
+            write_str(w, name)?;
+            w.write_all(b"}")
+        }
     }
+}
+
+/// [`render_dtype`] written as it goes: a record dtype expands its shared sub-records at every
+/// use, which can be far larger than the file.
+fn write_dtype(w: &mut impl Write, dtype: &DType) -> io::Result<()> {
+    let DType::Record(record) = dtype else {
+        return serde_json::to_writer(w, &render_dtype(dtype)).map_err(io::Error::from);
+    };
+    w.write_all(b"{\"fields\":[")?;
+    for (i, field) in record.fields.iter().enumerate() {
+        w.write_all(if i > 0 { b",{\"dtype\":" } else { b"{\"dtype\":" })?;
+        write_dtype(w, &field.dtype)?;
+        w.write_all(b",\"name\":")?;
+        write_str(w, &field.name)?;
+        write!(w, ",\"offset\":{},\"shape\":", field.offset)?;
+        write_ids(w, field.shape.iter())?;
+        w.write_all(b"}")?;
+    }
+    write!(w, "],\"itemsize\":{},\"kind\":\"record\"}}", record.itemsize)
 }
 
 /// Renders a dtype: a string for fixed-size dtypes, an object for parameterised ones.
@@ -127,15 +240,12 @@ pub fn render_dtype(dtype: &DType) -> Json {
     }
 }
 
-/// A two's-complement little-endian integer as an exact JSON number (arbitrary precision).
-fn big_int_number(bytes: &[u8]) -> Json {
-    let digits = big_int_decimal(bytes);
-    // serde_json's arbitrary_precision is off, so parse through a number literal in text.
-    serde_json::from_str(&digits).unwrap_or(Json::String(digits))
-}
-
 /// Decimal digits of a two's-complement little-endian integer.
+///
+/// Divides by 10^9 on 32-bit limbs, so a 1,024-byte integer takes about 70,000 word divisions
+/// rather than millions of byte steps.
 pub fn big_int_decimal(bytes: &[u8]) -> String {
+    const CHUNK: u64 = 1_000_000_000;
     let negative = bytes.last().is_some_and(|b| b & 0x80 != 0);
     // Magnitude as little-endian bytes: negate if negative.
     let mut magnitude: Vec<u8> = bytes.to_vec();
@@ -147,26 +257,39 @@ pub fn big_int_decimal(bytes: &[u8]) -> String {
             carry = v >> 8;
         }
     }
-    // Repeated division by 10 on big-endian limbs.
-    let mut limbs: Vec<u8> = magnitude.into_iter().rev().collect();
-    let mut digits = Vec::new();
-    while limbs.iter().any(|&b| b != 0) {
-        let mut remainder = 0u16;
-        for limb in limbs.iter_mut() {
-            let v = (remainder << 8) | u16::from(*limb);
-            *limb = (v / 10) as u8;
-            remainder = v % 10;
+    let mut limbs: Vec<u32> = magnitude
+        .chunks(4)
+        .map(|c| c.iter().rev().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)))
+        .collect();
+    // Base-10^9 digits, least significant first.
+    let mut chunks = Vec::with_capacity(limbs.len() * 32 / 29 + 1);
+    while let Some(&top) = limbs.last() {
+        if top == 0 {
+            limbs.pop();
+            continue;
         }
-        digits.push(b'0' + remainder as u8);
+        let mut remainder = 0u64;
+        for limb in limbs.iter_mut().rev() {
+            let v = (remainder << 32) | u64::from(*limb);
+            *limb = (v / CHUNK) as u32;
+            remainder = v % CHUNK;
+        }
+        chunks.push(remainder as u32);
     }
-    if digits.is_empty() {
-        digits.push(b'0');
-    }
+    let mut digits = String::with_capacity(chunks.len() * 9 + 1);
     if negative {
-        digits.push(b'-');
+        digits.push('-');
     }
-    digits.reverse();
-    String::from_utf8(digits).unwrap_or_default()
+    match chunks.split_last() {
+        None => digits.push('0'),
+        Some((most, rest)) => {
+            digits.push_str(&most.to_string());
+            for chunk in rest.iter().rev() {
+                digits.push_str(&format!("{chunk:09}"));
+            }
+        }
+    }
+    digits
 }
 
 #[cfg(test)]
@@ -179,5 +302,15 @@ mod tests {
         assert_eq!(big_int_decimal(&two_pow_64), "18446744073709551616");
         let minus_two_pow_64 = [0, 0, 0, 0, 0, 0, 0, 0, 0xff];
         assert_eq!(big_int_decimal(&minus_two_pow_64), "-18446744073709551616");
+        // Zero limbs inside the number keep their nine digits: 10^27 = 2^27 * 5^27.
+        let ten_pow_27 = 10u128.pow(27).to_le_bytes();
+        assert_eq!(big_int_decimal(&ten_pow_27[..12]), format!("1{}", "0".repeat(27)));
+        let maximal = [[0xff; 1023].as_slice(), &[0x7f]].concat();
+        let decimal = big_int_decimal(&maximal);
+        assert_eq!(decimal.len(), 2466, "2^8191 - 1 has 2,466 digits");
+        assert!(
+            decimal.starts_with("5453") && decimal.ends_with("6447"),
+            "{decimal}"
+        );
     }
 }

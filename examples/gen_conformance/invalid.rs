@@ -1660,6 +1660,7 @@ fn data(d: &mut Deriver<'_>) {
         (spec("frame_content_size_mismatch", "R59", "8.2", "CorruptBlock", "A frame whose Frame_Content_Size (63) differs from the block's 64 bytes"), "block replaced by a hand-built frame: single segment, Frame_Content_Size 63, one raw block of 64 bytes", content_size_frame(63, &block)),
         (spec("frame_checksum_wrong", "R59", "8.2", "CorruptBlock", "A frame whose content checksum does not match"), "block replaced by a zstd frame with a content checksum, its last byte XOR 1", bad_checksum_frame(&block)),
         (spec("block_not_zstd", "R59", "8.2", "CorruptBlock", "A block that is not a zstd frame"), "block replaced by 32 bytes of text", b"this is not a zstd frame at all!".to_vec()),
+        (spec("legacy_v07_frame", "R59", "8.2", "CorruptBlock", "A block holding a pre-RFC 8878 (v0.7) zstd frame, which a legacy-enabled libzstd decodes"), "block replaced by a hand-built v0.7 frame: magic 27 B5 2F FD, direct mode, Frame_Content_Size 64, one raw block, end block", legacy_v07_frame(&block)),
     ];
     for (spec, corruption, frame) in frames.drain(..) {
         let doc = format!("{corruption}; extent stored_length and CRC updated");
@@ -1687,6 +1688,17 @@ fn content_size_frame(declared: u8, content: &[u8]) -> Vec<u8> {
     let mut frame = vec![0x28, 0xB5, 0x2F, 0xFD, 0x20, declared];
     frame.extend_from_slice(&(1 | ((content.len() as u32) << 3)).to_le_bytes()[..3]);
     frame.extend_from_slice(content);
+    frame
+}
+
+/// A zstd v0.7 frame (legacy, before RFC 8878): magic 0xFD2FB527, a frame header byte with
+/// direct mode (window = content size) and a 1-byte content size, one raw block, an end block.
+fn legacy_v07_frame(content: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x27, 0xB5, 0x2F, 0xFD, 0x20, content.len() as u8];
+    // v0.7 block header: 2-bit type (1 = raw) then a 19-bit size, big-endian in 3 bytes.
+    frame.extend_from_slice(&[0x40, 0, content.len() as u8]);
+    frame.extend_from_slice(content);
+    frame.extend_from_slice(&[0xC0, 0, 0]);
     frame
 }
 

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::filter::unshuffle;
+use crate::filter::{unshuffle, unshuffle_in_place, IN_PLACE_SCRATCH_BYTES};
 use crate::format::{checksum_matches, crc32, Filter, StoredExtent};
 
 /// Decodes one stored block into `out`, whose length is the block's declared uncompressed size.
@@ -40,6 +40,16 @@ pub(crate) fn decode_block(
         };
         match filter {
             Filter::None => decompress_exact(&mut state.zstd, stored, out, offset),
+            // A big block is unshuffled where it was decoded: memory stays its length plus a
+            // constant (spec 8.2); a small one goes through the scratch buffer, which is faster.
+            Filter::Shuffle if out.len() > IN_PLACE_SCRATCH_BYTES => {
+                let result = decompress_exact(&mut state.zstd, stored, out, offset);
+                if result.is_ok() {
+                    unshuffle_in_place(out, itemsize, &mut state.shuffled);
+                }
+                release_if_large(&mut state.shuffled);
+                result
+            }
             Filter::Shuffle => {
                 state.shuffled.resize(out.len(), 0);
                 let result = decompress_exact(&mut state.zstd, stored, &mut state.shuffled, offset);
@@ -51,6 +61,29 @@ pub(crate) fn decode_block(
             }
         }
     })
+}
+
+/// A zeroed buffer of `len` bytes, or LimitExceeded when the allocator refuses (the size comes
+/// from the file, so it must fail as an error, never abort).
+pub(crate) fn try_zeroed(len: usize, offset: u64) -> Result<Vec<u8>> {
+    // A probe reservation, then `vec!`: its zeroed allocation takes untouched pages from the
+    // kernel, where resizing a reserved Vec would write every byte.
+    let mut probe: Vec<u8> = Vec::new();
+    probe
+        .try_reserve_exact(len)
+        .map_err(|_| Error::limit(offset, format!("cannot allocate {len} bytes to decode into")))?;
+    drop(probe);
+    Ok(vec![0; len])
+}
+
+/// Resizes `buf` to `len` zeroed bytes, failing as LimitExceeded when memory is refused.
+pub(crate) fn try_resize(buf: &mut Vec<u8>, len: usize, offset: u64) -> Result<()> {
+    if let Some(more) = len.checked_sub(buf.len()) {
+        buf.try_reserve_exact(more)
+            .map_err(|_| Error::limit(offset, format!("cannot allocate {len} bytes to decode into")))?;
+    }
+    buf.resize(len, 0);
+    Ok(())
 }
 
 /// Scratch kept between blocks: enough for the default 1 MiB blocks; a buffer grown past it by

@@ -81,7 +81,7 @@ use crate::graph::{ArrayId, Graph, NodeId};
 use crate::limits::{Limits, MAX_ALIGNMENT, MIN_ALIGNMENT};
 use cursor::ByteCursor;
 pub(crate) use decode::release_if_large;
-use decode::{copy_with_crc32, decode_block, decode_blocks, stored_bytes};
+use decode::{copy_with_crc32, decode_block, decode_blocks, stored_bytes, try_resize, try_zeroed};
 pub use metadata::ArrayEntry;
 
 /// When the CRCs of array data are checked. Header, trailer and metadata CRCs are always
@@ -506,7 +506,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
         for (i, extent) in info.extents.iter().enumerate() {
             let start = i as u64 * block_size;
             let len = self.allocate_check(&info, block_size.min(info.nbytes() - start))?;
-            scratch.resize(len, 0);
+            try_resize(&mut scratch, len, extent.offset)?;
             decode_block(
                 stored_bytes(self.bytes(), extent)?,
                 extent,
@@ -650,7 +650,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
     }
 
     fn allocate_decoded(&self, info: &ArrayInfo<'_>, len: u64) -> Result<Vec<u8>> {
-        Ok(vec![0u8; self.allocate_check(info, len)?])
+        try_zeroed(self.allocate_check(info, len)?, info.entry.entry_offset)
     }
 
     /// Decodes blocks `first_block..` of a compressed array into `out` (sized to end on a block

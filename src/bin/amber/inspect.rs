@@ -5,10 +5,16 @@
 //! In text output, runs of similar siblings (same kind, type and dtype) collapse to the first
 //! one and a count, and `--depth` stops the walk; `--json` gives every visited node as a flat
 //! list of entries with their paths, for scripts.
+//!
+//! Both outputs are written as the walk goes, and paths are kept as links to their parent's
+//! path, so memory stays bounded by the file whatever the output's size. Text output shortens
+//! long strings, keys and names; a big int's decimal form is computed once per node.
 
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
+
+use std::borrow::Cow;
 
 use amberfile::{ArrayInfo, Codec, Filter, Graph, Node, NodeId, Reader};
 use clap::Args;
@@ -43,12 +49,83 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
     let stdout = std::io::stdout().lock();
     let mut out = BufWriter::new(stdout);
     if args.json {
-        let document = json_report(&reader, args)?;
-        writeln!(out, "{document}").map_err(Failure::stdout)?;
+        json_report(&reader, args, &mut out)?;
     } else {
         text_report(&reader, args, &mut out)?;
     }
     out.flush().map_err(Failure::stdout)
+}
+
+/// Where a child sits in its parent: how its label and its path segment are spelled.
+#[derive(Clone, Copy)]
+enum Segment {
+    Key(NodeId),
+    Index(usize),
+    Args,
+    State,
+}
+
+/// A path from the root, as a link in [`Paths`]; `None` is the root itself.
+type PathId = Option<u32>;
+
+/// Every path the walk has named, each stored as its parent's path plus one segment, so a long
+/// key shared by many entries is held once (in the graph) however many paths pass through it.
+#[derive(Default)]
+struct Paths {
+    links: Vec<(PathId, Segment)>,
+}
+
+impl Paths {
+    fn join(&mut self, parent: PathId, segment: Segment) -> PathId {
+        self.links.push((parent, segment));
+        Some(self.links.len() as u32 - 1)
+    }
+
+    /// The path as `extract` takes it; with `shorten`, long keys are cut for reading.
+    fn render(&self, graph: &Graph, mut path: PathId, shorten: bool) -> String {
+        let mut segments = Vec::new();
+        while let Some(link) = path {
+            let (parent, segment) = self.links[link as usize];
+            segments.push(segment);
+            path = parent;
+        }
+        let mut text = String::new();
+        for (i, segment) in segments.iter().rev().enumerate() {
+            if i > 0 {
+                text.push('/');
+            }
+            match *segment {
+                Segment::Key(key) => {
+                    let label = path::key_label(graph, key);
+                    text.push_str(
+                        if shorten {
+                            shortened(&label)
+                        } else {
+                            Cow::Borrowed(label.as_str())
+                        }
+                        .as_ref(),
+                    );
+                }
+                Segment::Index(i) => text.push_str(&i.to_string()),
+                Segment::Args => text.push_str("@args"),
+                Segment::State => text.push_str("@state"),
+            }
+        }
+        text
+    }
+}
+
+/// The first [`MAX_SHOWN_STR`] characters of `s`, if it is longer than that.
+fn head(s: &str) -> Option<&str> {
+    s.char_indices().nth(MAX_SHOWN_STR).map(|(end, _)| &s[..end])
+}
+
+/// `s` cut to [`MAX_SHOWN_STR`] characters, with an ellipsis when something was cut.
+fn shortened(s: &str) -> Cow<'_, str> {
+    match head(s) {
+        Some(head) => Cow::Owned(format!("{head}…")),
+        None => Cow::Borrowed(s),
+    }
 }
 
 /// One step of the walk, handed to the printer.
@@ -56,9 +133,10 @@ struct Visit<'a> {
     depth: usize,
     /// Whether this is the last child of its parent (for tree glyphs).
     last: bool,
-    /// `"key": ` or `[3]: ` or empty for the root.
-    label: String,
-    path: Option<String>,
+    /// How the parent holds it; `None` for the root and for collapsed runs.
+    segment: Option<Segment>,
+    /// `None` when a map key cannot be written as a path segment.
+    path: Option<PathId>,
     kind: VisitKind<'a>,
 }
 
@@ -71,8 +149,8 @@ enum VisitKind<'a> {
         /// Children exist but lie below the depth limit.
         truncated: bool,
     },
-    /// A node shown before, at this path.
-    Repeat { id: NodeId, first_path: String },
+    /// A node shown before, at this path (`None` if that path was not addressable).
+    Repeat { id: NodeId, first_path: Option<PathId> },
     /// `count` more siblings like the previous one.
     Collapsed {
         count: usize,
@@ -87,17 +165,19 @@ struct Pending {
     id: NodeId,
     depth: usize,
     last: bool,
-    label: String,
-    path: Option<String>,
+    segment: Option<Segment>,
+    path: Option<PathId>,
     collapsed: Option<(usize, usize, usize, String)>,
 }
 
 /// Walks the graph depth-first from the root, calling `visit` for each line of the tree.
+/// `paths` names every path the walk hands out.
 fn walk<'g, S: AsRef<[u8]>>(
     reader: &'g Reader<S>,
     max_depth: usize,
     collapse: bool,
-    mut visit: impl FnMut(Visit<'g>) -> Result<(), Failure>,
+    paths: &mut Paths,
+    mut visit: impl FnMut(&Paths, Visit<'g>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let (graph, root) = (reader.graph(), reader.root());
     let mut incoming = vec![0u32; graph.len()];
@@ -108,29 +188,34 @@ fn walk<'g, S: AsRef<[u8]>>(
             }
         }
     }
-    let mut first_paths: HashMap<NodeId, String> = HashMap::new();
+    let mut first_paths: HashMap<NodeId, Option<PathId>> = HashMap::new();
     let mut stack = vec![Pending {
         id: root,
         depth: 0,
         last: true,
-        label: String::new(),
-        path: Some(String::new()),
+        segment: None,
+        path: Some(None),
         collapsed: None,
     }];
     while let Some(item) = stack.pop() {
         if let Some((count, first, last, like)) = item.collapsed {
-            visit(Visit {
-                depth: item.depth,
-                last: item.last,
-                label: String::new(),
-                path: None,
-                kind: VisitKind::Collapsed {
-                    count,
-                    first,
+            let kind = VisitKind::Collapsed {
+                count,
+                first,
+                last,
+                like,
+            };
+            let (depth, last) = (item.depth, item.last);
+            visit(
+                paths,
+                Visit {
+                    depth,
                     last,
-                    like,
+                    segment: None,
+                    path: None,
+                    kind,
                 },
-            })?;
+            )?;
             continue;
         }
         let Some(node) = graph.get(item.id) else { continue };
@@ -139,44 +224,52 @@ fn walk<'g, S: AsRef<[u8]>>(
         let container = graph.children(item.id).next().is_some();
         let shared = container && (incoming.get(item.id.index()).is_some_and(|&n| n > 1) || item.id == root);
         if shared {
-            if let Some(first_path) = first_paths.get(&item.id) {
-                visit(Visit {
-                    depth: item.depth,
-                    last: item.last,
-                    label: item.label,
-                    path: item.path,
-                    kind: VisitKind::Repeat {
-                        id: item.id,
-                        first_path: first_path.clone(),
+            if let Some(&first_path) = first_paths.get(&item.id) {
+                let kind = VisitKind::Repeat {
+                    id: item.id,
+                    first_path,
+                };
+                let (depth, last, segment, path) = (item.depth, item.last, item.segment, item.path);
+                visit(
+                    paths,
+                    Visit {
+                        depth,
+                        last,
+                        segment,
+                        path,
+                        kind,
                     },
-                })?;
+                )?;
                 continue;
             }
-            first_paths.insert(item.id, item.path.clone().unwrap_or_else(|| "?".into()));
+            first_paths.insert(item.id, item.path);
         }
-        let children = child_items(graph, item.id, node, item.path.as_deref());
+        let children = child_items(graph, item.id, node, item.path, paths);
         let truncated = item.depth >= max_depth && !children.is_empty();
-        visit(Visit {
-            depth: item.depth,
-            last: item.last,
-            label: item.label,
-            path: item.path,
-            kind: VisitKind::Node {
-                id: item.id,
-                node,
-                shared: shared && incoming.get(item.id.index()).is_some_and(|&n| n > 1),
-                truncated,
+        visit(
+            paths,
+            Visit {
+                depth: item.depth,
+                last: item.last,
+                segment: item.segment,
+                path: item.path,
+                kind: VisitKind::Node {
+                    id: item.id,
+                    node,
+                    shared: shared && incoming.get(item.id.index()).is_some_and(|&n| n > 1),
+                    truncated,
+                },
             },
-        })?;
+        )?;
         if truncated {
             continue;
         }
         // Map entries are never collapsed: their keys are the information.
         let indexed = !matches!(node, Node::Map(_) | Node::Object { .. });
         let groups = if collapse && indexed {
-            collapse_runs(reader, &children)
+            collapse_runs(reader, children)
         } else {
-            ungrouped(&children)
+            children.into_iter().map(Group::One).collect()
         };
         let count = groups.len();
         for (i, group) in groups.into_iter().enumerate().rev() {
@@ -186,7 +279,7 @@ fn walk<'g, S: AsRef<[u8]>>(
                     id: child.id,
                     depth: item.depth + 1,
                     last,
-                    label: child.label,
+                    segment: Some(child.segment),
                     path: child.path,
                     collapsed: None,
                 },
@@ -199,7 +292,7 @@ fn walk<'g, S: AsRef<[u8]>>(
                     id: item.id,
                     depth: item.depth + 1,
                     last,
-                    label: String::new(),
+                    segment: None,
                     path: None,
                     collapsed: Some((count, first, end, like)),
                 },
@@ -212,8 +305,8 @@ fn walk<'g, S: AsRef<[u8]>>(
 
 struct Child {
     id: NodeId,
-    label: String,
-    path: Option<String>,
+    segment: Segment,
+    path: Option<PathId>,
     /// Position among its siblings, for collapsed ranges.
     position: usize,
 }
@@ -231,25 +324,24 @@ enum Group {
 /// The children of a node as the tree shows them: map entries by key, sequence items by index,
 /// an object's constructor arguments and state (a map or sequence state is shown inline, as
 /// paths look through objects).
-fn child_items(graph: &Graph, id: NodeId, node: Node<'_>, parent: Option<&str>) -> Vec<Child> {
-    let sub = |segment: &str| parent.map(|p| path::join(p, segment));
+fn child_items(
+    graph: &Graph,
+    id: NodeId,
+    node: Node<'_>,
+    parent: Option<PathId>,
+    paths: &mut Paths,
+) -> Vec<Child> {
+    let mut child = |child: NodeId, segment: Segment, addressable: bool, position: usize| Child {
+        id: child,
+        segment,
+        path: parent.filter(|_| addressable).map(|p| paths.join(p, segment)),
+        position,
+    };
     match node {
         Node::Map(entries) => entries
             .iter()
             .enumerate()
-            .map(|(i, [k, v])| {
-                let segment = path::key_label(graph, *k);
-                let addressable = path::is_addressable_key(graph, *k);
-                Child {
-                    id: *v,
-                    label: match graph.get(*k) {
-                        Some(Node::Str(s)) => format!("{s:?}: "),
-                        _ => format!("{segment}: "),
-                    },
-                    path: if addressable { sub(&segment) } else { None },
-                    position: i,
-                }
-            })
+            .map(|(i, [k, v])| child(*v, Segment::Key(*k), path::is_addressable_key(graph, *k), i))
             .collect(),
         Node::List(items)
         | Node::Tuple(items)
@@ -258,22 +350,12 @@ fn child_items(graph: &Graph, id: NodeId, node: Node<'_>, parent: Option<&str>) 
         | Node::ObjectArray { items, .. } => items
             .iter()
             .enumerate()
-            .map(|(i, child)| Child {
-                id: *child,
-                label: format!("[{i}]: "),
-                path: sub(&i.to_string()),
-                position: i,
-            })
+            .map(|(i, item)| child(*item, Segment::Index(i), true, i))
             .collect(),
         Node::Object { args, state, .. } => {
             let mut out = Vec::new();
             if let Some(args) = args {
-                out.push(Child {
-                    id: args,
-                    label: "@args: ".into(),
-                    path: sub("@args"),
-                    position: 0,
-                });
+                out.push(child(args, Segment::Args, true, 0));
             }
             if let Some(state) = state {
                 let inline = matches!(
@@ -283,14 +365,9 @@ fn child_items(graph: &Graph, id: NodeId, node: Node<'_>, parent: Option<&str>) 
                 match graph.get(state) {
                     // A map state shows its entries right under the object: `obj/key` paths.
                     Some(inner) if inline && args.is_none() => {
-                        return child_items(graph, state, inner, parent)
+                        return child_items(graph, state, inner, parent, paths)
                     }
-                    _ => out.push(Child {
-                        id: state,
-                        label: "@state: ".into(),
-                        path: sub("@state"),
-                        position: 1,
-                    }),
+                    _ => out.push(child(state, Segment::State, true, 1)),
                 }
             }
             out
@@ -299,56 +376,75 @@ fn child_items(graph: &Graph, id: NodeId, node: Node<'_>, parent: Option<&str>) 
     }
 }
 
-fn ungrouped(children: &[Child]) -> Vec<Group> {
-    children
-        .iter()
-        .map(|c| {
-            Group::One(Child {
-                id: c.id,
-                label: c.label.clone(),
-                path: c.path.clone(),
-                position: c.position,
-            })
-        })
-        .collect()
-}
-
 /// Keeps the first of each run of similar siblings and summarises the rest.
-fn collapse_runs<S: AsRef<[u8]>>(reader: &Reader<S>, children: &[Child]) -> Vec<Group> {
+fn collapse_runs<S: AsRef<[u8]>>(reader: &Reader<S>, children: Vec<Child>) -> Vec<Group> {
     let mut groups = Vec::new();
-    let mut start = 0;
-    while start < children.len() {
-        let like = signature(reader, children[start].id);
-        let mut end = start + 1;
-        while end < children.len() && signature(reader, children[end].id) == like {
-            end += 1;
+    let mut children = children.into_iter().peekable();
+    while let Some(first) = children.next() {
+        let like = signature(reader, first.id);
+        let mut run = 1;
+        let mut last_position = first.position;
+        let mut rest = Vec::new();
+        while let Some(next) = children.next_if(|c| signature(reader, c.id) == like) {
+            run += 1;
+            last_position = next.position;
+            if rest.len() + 1 < COLLAPSE_RUN {
+                rest.push(next);
+            }
         }
-        let run = end - start;
-        let shown = if run >= COLLAPSE_RUN { 1 } else { run };
-        groups.extend(ungrouped(&children[start..start + shown]));
+        let first_position = first.position;
+        groups.push(Group::One(first));
         if run >= COLLAPSE_RUN {
             groups.push(Group::Run {
                 count: run - 1,
-                first: children[start + 1].position,
-                last: children[end - 1].position,
-                like,
+                first: first_position + 1,
+                last: last_position,
+                like: like.to_string(),
             });
+        } else {
+            groups.extend(rest.into_iter().map(Group::One));
         }
-        start = end;
     }
     groups
 }
 
 /// What makes siblings "similar": kind, type name, and an array's dtype and rank.
-fn signature<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId) -> String {
+#[derive(PartialEq)]
+enum Signature<'g> {
+    Object(SameStr<'g>),
+    Array(String),
+    Kind(&'static str),
+}
+
+impl std::fmt::Display for Signature<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Signature::Object(name) => write!(f, "object {}", shortened(name.0)),
+            Signature::Array(like) => f.write_str(like),
+            Signature::Kind(kind) => f.write_str(kind),
+        }
+    }
+}
+
+/// A string from the graph's table, equal at once when it is the same table entry: siblings
+/// that share a long type name compare in constant time.
+struct SameStr<'g>(&'g str);
+
+impl PartialEq for SameStr<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0) || self.0 == other.0
+    }
+}
+
+fn signature<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId) -> Signature<'_> {
     match reader.graph().get(id) {
-        Some(Node::Object { type_name, .. }) => format!("object {type_name}"),
-        Some(Node::Array(array)) => match reader.array_info(array) {
+        Some(Node::Object { type_name, .. }) => Signature::Object(SameStr(type_name)),
+        Some(Node::Array(array)) => Signature::Array(match reader.array_info(array) {
             Ok(info) => format!("{}-d {} array", info.shape().len(), info.dtype()),
             Err(_) => "array".into(),
-        },
-        Some(other) => other.kind_name().into(),
-        None => "dangling".into(),
+        }),
+        Some(other) => Signature::Kind(other.kind_name()),
+        None => Signature::Kind("dangling"),
     }
 }
 
@@ -382,52 +478,60 @@ fn text_report<S: AsRef<[u8]>>(
     )?;
     w(out, String::new())?;
     let mut open: Vec<bool> = Vec::new();
-    walk(reader, args.depth, !args.all, |visit| {
-        open.truncate(visit.depth);
-        let mut line = String::new();
-        for &more in open.iter().skip(1) {
-            line.push_str(if more { "│  " } else { "   " });
-        }
-        if visit.depth > 0 {
-            line.push_str(if visit.last { "└─ " } else { "├─ " });
-        }
-        open.push(!visit.last);
-        line.push_str(&visit.label);
-        match visit.kind {
-            VisitKind::Node {
-                id,
-                node,
-                shared,
-                truncated,
-            } => {
-                line.push_str(&describe_node(reader, node));
-                if shared {
-                    line.push_str(&format!("  (shared: node #{})", id.index()));
+    let mut leaves = LeafCache::default();
+    let graph = reader.graph();
+    walk(
+        reader,
+        args.depth,
+        !args.all,
+        &mut Paths::default(),
+        |paths, visit| {
+            open.truncate(visit.depth);
+            let mut line = String::new();
+            for &more in open.iter().skip(1) {
+                line.push_str(if more { "│  " } else { "   " });
+            }
+            if visit.depth > 0 {
+                line.push_str(if visit.last { "└─ " } else { "├─ " });
+            }
+            open.push(!visit.last);
+            line.push_str(&label(graph, visit.segment));
+            match visit.kind {
+                VisitKind::Node {
+                    id,
+                    node,
+                    shared,
+                    truncated,
+                } => {
+                    line.push_str(&describe_node(reader, id, node, &mut leaves));
+                    if shared {
+                        line.push_str(&format!("  (shared: node #{})", id.index()));
+                    }
+                    if truncated {
+                        line.push_str("  … (deeper than --depth)");
+                    }
                 }
-                if truncated {
-                    line.push_str("  … (deeper than --depth)");
+                VisitKind::Repeat { id, first_path } => {
+                    let shown = match first_path {
+                        Some(path) => shown_path(&paths.render(graph, path, true)),
+                        None => "'?'".into(),
+                    };
+                    line.push_str(&format!("→ node #{}, shown above at {shown}", id.index()));
+                }
+                VisitKind::Collapsed {
+                    count,
+                    first,
+                    last,
+                    like,
+                } => {
+                    line.push_str(&format!(
+                        "… {count} more {like} ([{first}..{last}]; --all shows them)"
+                    ));
                 }
             }
-            VisitKind::Repeat { id, first_path } => {
-                line.push_str(&format!(
-                    "→ node #{}, shown above at {}",
-                    id.index(),
-                    shown_path(&first_path)
-                ));
-            }
-            VisitKind::Collapsed {
-                count,
-                first,
-                last,
-                like,
-            } => {
-                line.push_str(&format!(
-                    "… {count} more {like} ([{first}..{last}]; --all shows them)"
-                ));
-            }
-        }
-        w(out, line)
-    })?;
+            w(out, line)
+        },
+    )?;
     let totals = Totals::of(reader);
     w(out, String::new())?;
     w(
@@ -451,20 +555,60 @@ fn shown_path(path: &str) -> String {
     }
 }
 
+/// How a child is introduced in text output: `"key": `, `[3]: `, or nothing for the root.
+fn label(graph: &Graph, segment: Option<Segment>) -> String {
+    match segment {
+        None => String::new(),
+        Some(Segment::Key(key)) => match graph.get(key) {
+            Some(Node::Str(s)) => match head(s) {
+                Some(head) => format!("{head:?}…: "),
+                None => format!("{s:?}: "),
+            },
+            _ => format!("{}: ", path::key_label(graph, key)),
+        },
+        Some(Segment::Index(i)) => format!("[{i}]: "),
+        Some(Segment::Args) => "@args: ".into(),
+        Some(Segment::State) => "@state: ".into(),
+    }
+}
+
+/// What a leaf shown many times costs once: a big int's decimal form, a string's length.
+#[derive(Default)]
+struct LeafCache {
+    decimals: HashMap<NodeId, String>,
+    char_counts: HashMap<NodeId, usize>,
+}
+
+impl LeafCache {
+    fn decimal(&mut self, id: NodeId, bytes: &[u8]) -> &str {
+        self.decimals
+            .entry(id)
+            .or_insert_with(|| amberfile::render::big_int_decimal(bytes))
+    }
+
+    fn char_count(&mut self, id: NodeId, s: &str) -> usize {
+        *self.char_counts.entry(id).or_insert_with(|| s.chars().count())
+    }
+}
+
 /// One line about a node: its kind and the essentials.
-fn describe_node<S: AsRef<[u8]>>(reader: &Reader<S>, node: Node<'_>) -> String {
+fn describe_node<S: AsRef<[u8]>>(
+    reader: &Reader<S>,
+    id: NodeId,
+    node: Node<'_>,
+    leaves: &mut LeafCache,
+) -> String {
     match node {
         Node::None => "None".into(),
         Node::Bool(b) => format!("bool {}", if b { "True" } else { "False" }),
         Node::Int(i) => format!("int {i}"),
-        Node::BigInt(bytes) => format!("bigint {}", amberfile::render::big_int_decimal(bytes)),
+        Node::BigInt(bytes) => format!("bigint {}", leaves.decimal(id, bytes)),
         Node::Float(f) => format!("float {f:?}"),
         Node::Complex(re, im) => format!("complex ({re:?}{im:+?}j)"),
-        Node::Str(s) if s.chars().count() > MAX_SHOWN_STR => {
-            let head: String = s.chars().take(MAX_SHOWN_STR).collect();
-            format!("str {head:?}… ({} chars)", s.chars().count())
-        }
-        Node::Str(s) => format!("str {s:?}"),
+        Node::Str(s) => match head(s) {
+            Some(head) => format!("str {head:?}… ({} chars)", leaves.char_count(id, s)),
+            None => format!("str {s:?}"),
+        },
         Node::Bytes(b) => format!("bytes ({} bytes)", b.len()),
         Node::List(items) | Node::Tuple(items) | Node::Set(items) | Node::FrozenSet(items) => {
             format!("{} ({} items)", node.kind_name(), items.len())
@@ -481,8 +625,8 @@ fn describe_node<S: AsRef<[u8]>>(reader: &Reader<S>, node: Node<'_>) -> String {
                 items.len()
             )
         }
-        Node::Object { type_name, .. } => format!("object {type_name}"),
-        Node::Global(name) => format!("global {name}"),
+        Node::Object { type_name, .. } => format!("object {}", shortened(type_name)),
+        Node::Global(name) => format!("global {}", shortened(name)),
     }
 }
 
@@ -539,13 +683,46 @@ impl Totals {
     }
 }
 
-fn json_report<S: AsRef<[u8]>>(reader: &Reader<S>, args: &InspectArgs) -> Result<Json, Failure> {
+/// Writes the JSON report as the walk goes: the header fields, then each entry, then the
+/// arrays with the paths that lead to them, then the totals.
+fn json_report<S: AsRef<[u8]>>(
+    reader: &Reader<S>,
+    args: &InspectArgs,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
     let graph = reader.graph();
-    let mut entries = Vec::new();
-    let mut array_paths: HashMap<usize, Vec<String>> = HashMap::new();
-    walk(reader, args.depth, false, |visit| {
+    let header = reader.header();
+    let put = |out: &mut dyn Write, text: &str| out.write_all(text.as_bytes()).map_err(Failure::stdout);
+    let put_json = |out: &mut dyn Write, value: &Json| {
+        serde_json::to_writer(out, value).map_err(|e| Failure::stdout(e.into()))
+    };
+    put(out, "{")?;
+    for (key, value) in [
+        ("file", json!(args.file.display().to_string())),
+        ("file_bytes", json!(reader.bytes().len())),
+        (
+            "version",
+            json!(format!("{}.{}", header.version_major, header.version_minor)),
+        ),
+        ("alignment", json!(header.alignment)),
+        ("required_features", json!(header.required_features)),
+        ("optional_features", json!(header.optional_features)),
+        ("nodes", json!(graph.len())),
+        ("root", json!(reader.root().index())),
+    ] {
+        put(out, &format!("{}:", json!(key)))?;
+        put_json(out, &value)?;
+        put(out, ",")?;
+    }
+    put(out, "\"entries\":[")?;
+    let mut array_paths: HashMap<usize, Vec<PathId>> = HashMap::new();
+    let mut leaves = LeafCache::default();
+    let mut written = 0usize;
+    let mut paths = Paths::default();
+    walk(reader, args.depth, false, &mut paths, |paths, visit| {
         let mut entry = serde_json::Map::new();
-        entry.insert("path".into(), json!(visit.path));
+        let path = visit.path.map(|p| paths.render(graph, p, false));
+        entry.insert("path".into(), json!(path));
         entry.insert("depth".into(), json!(visit.depth));
         match visit.kind {
             VisitKind::Node {
@@ -556,9 +733,9 @@ fn json_report<S: AsRef<[u8]>>(reader: &Reader<S>, args: &InspectArgs) -> Result
             } => {
                 entry.insert("node".into(), json!(id.index()));
                 entry.insert("kind".into(), json!(node.kind_name()));
-                add_node_details(&mut entry, node);
-                if let (Node::Array(a), Some(path)) = (node, &visit.path) {
-                    array_paths.entry(a.index()).or_default().push(path.clone());
+                add_node_details(&mut entry, id, node, &mut leaves);
+                if let (Node::Array(a), Some(path)) = (node, visit.path) {
+                    array_paths.entry(a.index()).or_default().push(path);
                 }
                 entry.insert("shared".into(), json!(shared));
                 if truncated {
@@ -568,17 +745,31 @@ fn json_report<S: AsRef<[u8]>>(reader: &Reader<S>, args: &InspectArgs) -> Result
             VisitKind::Repeat { id, first_path } => {
                 entry.insert("node".into(), json!(id.index()));
                 entry.insert("kind".into(), json!("reference"));
-                entry.insert("same_as".into(), json!(first_path));
+                let first = first_path.map_or_else(|| "?".into(), |p| paths.render(graph, p, false));
+                entry.insert("same_as".into(), json!(first));
             }
             VisitKind::Collapsed { .. } => return Ok(()),
         }
-        entries.push(Json::Object(entry));
-        Ok(())
+        if written > 0 {
+            put(out, ",")?;
+        }
+        written += 1;
+        put_json(out, &Json::Object(entry))
     })?;
-    let arrays: Vec<Json> = reader
-        .arrays()
-        .map(|info| {
-            json!({
+    put(out, "],\"arrays\":[")?;
+    for (i, info) in reader.arrays().enumerate() {
+        let array_paths: Vec<String> = array_paths
+            .remove(&info.id().index())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| paths.render(graph, p, false))
+            .collect();
+        if i > 0 {
+            put(out, ",")?;
+        }
+        put_json(
+            out,
+            &json!({
                 "index": info.id().index(),
                 "dtype": amberfile::render::render_dtype(info.dtype()),
                 "dtype_name": info.dtype().to_string(),
@@ -589,40 +780,37 @@ fn json_report<S: AsRef<[u8]>>(reader: &Reader<S>, args: &InspectArgs) -> Result
                 "blocks": if info.is_raw() { 0 } else { info.extents().len() },
                 "raw_bytes": info.nbytes(),
                 "stored_bytes": info.stored_bytes(),
-                "paths": array_paths.remove(&info.id().index()).unwrap_or_default(),
-            })
-        })
-        .collect();
-    let header = reader.header();
+                "paths": array_paths,
+            }),
+        )?;
+    }
     let totals = Totals::of(reader);
-    Ok(json!({
-        "file": args.file.display().to_string(),
-        "file_bytes": reader.bytes().len(),
-        "version": format!("{}.{}", header.version_major, header.version_minor),
-        "alignment": header.alignment,
-        "required_features": header.required_features,
-        "optional_features": header.optional_features,
-        "nodes": graph.len(),
-        "root": reader.root().index(),
-        "entries": entries,
-        "arrays": arrays,
-        "totals": {
+    put(out, "],\"totals\":")?;
+    put_json(
+        out,
+        &json!({
             "arrays": totals.arrays,
             "raw_bytes": totals.raw,
             "stored_bytes": totals.stored,
             "ratio": totals.ratio(),
-        },
-    }))
+        }),
+    )?;
+    put(out, "}\n")
 }
 
-fn add_node_details(entry: &mut serde_json::Map<String, Json>, node: Node<'_>) {
+fn add_node_details(
+    entry: &mut serde_json::Map<String, Json>,
+    id: NodeId,
+    node: Node<'_>,
+    leaves: &mut LeafCache,
+) {
     let mut put = |key: &str, value: Json| {
         entry.insert(key.into(), value);
     };
     match node {
         Node::Bool(b) => put("value", json!(b)),
         Node::Int(i) => put("value", json!(i)),
-        Node::BigInt(bytes) => put("value", json!(amberfile::render::big_int_decimal(bytes))),
+        Node::BigInt(bytes) => put("value", json!(leaves.decimal(id, bytes))),
         Node::Float(f) if f.is_finite() => put("value", json!(f)),
         Node::Float(f) => put("value", json!(f.to_string())),
         Node::Str(s) => put("value", json!(s)),

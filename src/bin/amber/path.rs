@@ -177,12 +177,3 @@ pub fn escape(key: &str) -> String {
 fn unescape(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
 }
-
-/// `parent/segment`, or `segment` at the root.
-pub fn join(parent: &str, segment: &str) -> String {
-    if parent.is_empty() {
-        segment.to_string()
-    } else {
-        format!("{parent}/{segment}")
-    }
-}

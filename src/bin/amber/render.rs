@@ -13,11 +13,15 @@ pub fn run(path: &Path) -> Result<(), Failure> {
     let bytes = std::fs::read(path).map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?;
     // The default verification policy checks each extent's CRC when its array is first read,
     // which is the order the spec prescribes for rendering (R57 before R58, array by array).
-    let json = Reader::from_bytes(&bytes, ReadOptions::default())
-        .and_then(|reader| render::canonical_json_string(&reader))
-        .map_err(|error| Failure::amber(path, error))?;
+    let reader =
+        Reader::from_bytes(&bytes, ReadOptions::default()).map_err(|error| Failure::amber(path, error))?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{json}")
+    // Streams the rendering; every array is read and checked before the first byte is written.
+    render::write_canonical_json(&reader, &mut stdout).map_err(|error| match error {
+        amberfile::Error::Io { source, .. } => Failure::stdout(source),
+        error => Failure::amber(path, error),
+    })?;
+    writeln!(stdout)
         .and_then(|()| stdout.flush())
         .map_err(|e| Failure::Io(format!("writing the rendering: {e}")))
 }
