@@ -167,9 +167,9 @@ def arrays_of_wide_dtype(field_count: int, arrays: int) -> bytes:
 
 
 def long_name_dtype_dag(name_length: int, levels: int, arrays: int) -> bytes:
-    """``arrays`` empty arrays of a record DAG ``levels`` deep, each level two fields of the
-    level below; the bottom record's one field has a name of ``name_length`` bytes, so the
-    expansion repeats it ``2**levels`` times."""
+    """``arrays`` empty arrays of a record DAG ``levels`` deep (at most 14: the expanded field
+    limit), each level two fields of the level below; the bottom record's one field has a name
+    of ``name_length`` bytes, so the expansion repeats it ``2**levels`` times."""
     g = Graph()
     a, b = g.string("a"), g.string("b")
     dtype = g.record(1, [(g.string("n" * name_length), 0, g.uint8())])
