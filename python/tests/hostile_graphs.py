@@ -103,6 +103,15 @@ def nested_object_arrays(depth: int) -> bytes:
     return g.file(inner)
 
 
+def nested_sequences(kind: str, depth: int) -> bytes:
+    """``depth`` one-item lists or tuples (``kind``), each holding the next."""
+    g = Graph()
+    inner = g.none()
+    for _ in range(depth):
+        inner = g.seq(kind, [inner])
+    return g.file(inner)
+
+
 def nested_slices(depth: int) -> bytes:
     """``slice(slice(...(None)))``, ``depth`` deep, each a typed object with args."""
     g = Graph()

@@ -90,25 +90,9 @@ for name, call in [("repr", repr), ("eq", lambda v: v == v), ("deepcopy", copy.d
 """
 
 
-def deep_list(depth: int) -> bytes:
-    g = hg.Graph()
-    inner = g.none()
-    for _ in range(depth):
-        inner = g.seq("list", [inner])
-    return g.file(inner)
-
-
-def deep_tuple(depth: int) -> bytes:
-    g = hg.Graph()
-    inner = g.none()
-    for _ in range(depth):
-        inner = g.seq("tuple", [inner])
-    return g.file(inner)
-
-
 @pytest.mark.parametrize(
     "data",
-    [hg.nested_object_arrays(1_000), hg.nested_slices(1_000), deep_tuple(10_000), deep_list(300_000)],
+    [hg.nested_object_arrays(1_000), hg.nested_slices(1_000), hg.nested_sequences("tuple", 10_000), hg.nested_sequences("list", 300_000)],
     ids=["object-arrays", "slices", "tuples", "lists"],
 )
 def test_common_calls_on_deep_legal_values_raise_at_most_recursion_error(data, tmp_path):
