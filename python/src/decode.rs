@@ -12,6 +12,10 @@
 //! A cycle through immutable values only (a tuple containing itself) cannot be built and is
 //! reported as InvalidGraph, as the spec recommends.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
 use amberfile::{ArrayId, DType, Graph, Node, NodeId, Order, Reader};
 use numpy::PyArrayDescr;
 use pyo3::prelude::*;
@@ -21,7 +25,7 @@ use crate::ahead;
 use crate::buffer::{new_array_filled, view_of, FileBuffer};
 use crate::dtypes::NumpyDtypes;
 use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
-use crate::errors::{format_error, invalid_graph};
+use crate::errors::{allocation_failed, format_error, invalid_graph, limit_exceeded};
 
 /// Arrays from this size up are copied or decoded with the GIL released.
 const DETACH_BYTES: usize = 1 << 20;
@@ -31,17 +35,30 @@ const DETACH_BYTES: usize = 1 << 20;
 /// the stack.
 const MAX_IMMUTABLE_DEPTH: u32 = 10_000;
 
+/// Longest chain of object arrays, slices and other numpy objects, each holding the next, the
+/// loader builds (counted along every path, whatever lies between). numpy and CPython free
+/// these recursively without the trashcan that lists, dicts and tuples use, so a chain of
+/// some 100,000 overflows the C stack when it is freed; models nest them two or three deep.
+const MAX_RECURSIVE_FREE_DEPTH: u32 = 1_000;
+
+/// Most keys of one dict, set or frozenset that may share one Python hash. CPython compares
+/// such keys one by one on every insertion, so a file of colliding big ints (`hash(n)` is `n`
+/// modulo 2**61 - 1) would make loading quadratic; real data has a handful at most.
+const MAX_KEYS_PER_HASH: usize = 64;
+
 /// Every type and global name reachable from `root`, sorted, without duplicates.
 pub(crate) fn type_names(graph: &Graph, root: NodeId) -> Vec<String> {
     let mut names = Vec::new();
+    // Many nodes may name one string of the table: each is copied once, by address.
+    let mut named = HashSet::new();
     let mut seen = vec![false; graph.len()];
     let mut stack = vec![root];
     seen[root.index()] = true;
     while let Some(id) = stack.pop() {
-        match graph.node(id) {
-            Node::Object { type_name, .. } => names.push(type_name.to_owned()),
-            Node::Global(name) => names.push(name.to_owned()),
-            _ => {}
+        if let Node::Object { type_name: name, .. } | Node::Global(name) = graph.node(id) {
+            if named.insert((name.as_ptr(), name.len())) {
+                names.push(name.to_owned());
+            }
         }
         for child in graph.children(id) {
             if !std::mem::replace(&mut seen[child.index()], true) {
@@ -126,6 +143,12 @@ pub(crate) struct Loader<'py, 'r, S> {
     fill_pending: Vec<bool>,
     /// Nesting depth of each built tuple or frozenset (0 for other nodes).
     immutable_depth: Vec<u32>,
+    /// Per node, the longest chain below it of values freed recursively (see
+    /// [`MAX_RECURSIVE_FREE_DEPTH`]).
+    free_depth: Vec<u32>,
+    own_strings: StrCache,
+    /// Strings shared with other loads of the same file (a lazy file's entries).
+    shared_strings: Option<&'r StrCache>,
     /// Whether each node has exactly one parent (so only that parent ever sees its value).
     single_use: Vec<bool>,
 }
@@ -149,8 +172,17 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             in_progress: vec![false; count],
             fill_pending: vec![false; count],
             immutable_depth: vec![0; count],
+            free_depth: vec![0; count],
+            own_strings: StrCache::default(),
+            shared_strings: None,
             single_use: Vec::new(),
         })
+    }
+
+    /// Takes strs from `strings` and leaves the ones it builds there, for later loads.
+    pub(crate) fn sharing_strings(mut self, strings: &'r StrCache) -> Self {
+        self.shared_strings = Some(strings);
+        self
     }
 
     /// Checks the names against the policy, then builds the root value.
@@ -334,6 +366,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
 
     fn create(&mut self, id: NodeId) -> PyResult<Bound<'py, PyAny>> {
         let py = self.py;
+        self.check_free_depth(id, self.before_create(id))?;
         if let Node::Tuple(items) | Node::FrozenSet(items) = self.graph().node(id) {
             let depth = 1 + items
                 .iter()
@@ -366,13 +399,23 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             }
             Node::Float(f) => f.into_pyobject(py)?.into_any(),
             Node::Complex(re, im) => PyComplex::from_doubles(py, re, im).into_any(),
-            Node::Str(s) => PyString::new(py, s).into_any(),
-            Node::Bytes(b) => PyBytes::new(py, b).into_any(),
+            Node::Str(s) => self
+                .shared_strings
+                .unwrap_or(&self.own_strings)
+                .get(py, s)?
+                .into_any(),
+            Node::Bytes(b) => PyBytes::new_with(py, b.len(), |out| {
+                out.copy_from_slice(b);
+                Ok(())
+            })
+            .map_err(|e| allocation_failed(py, "a bytes value", e))?
+            .into_any(),
             Node::List(_) => PyList::empty(py).into_any(),
             Node::Set(_) => PySet::empty(py)?.into_any(),
             Node::Map(_) => PyDict::new(py).into_any(),
             Node::Tuple(items) => PyTuple::new(py, items.iter().map(|&c| self.built(c)))?.into_any(),
             Node::FrozenSet(items) => {
+                self.check_hash_spread(id, items.iter().copied())?;
                 let built: Vec<_> = items.iter().map(|&c| self.built(c)).collect();
                 let set = PyFrozenSet::new(py, &built).map_err(|e| self.unbuildable(id, e))?;
                 if set.len() != items.len() {
@@ -390,7 +433,8 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 kwargs.set_item("order", order_name(order))?;
                 self.numpy
                     .getattr("empty")?
-                    .call((PyTuple::new(py, shape)?,), Some(&kwargs))?
+                    .call((PyTuple::new(py, shape)?,), Some(&kwargs))
+                    .map_err(|e| allocation_failed(py, "an object array", e))?
             }
             Node::Object {
                 type_name,
@@ -434,7 +478,13 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                     .and_then(|a| a.get_item(0).ok())
                     .and_then(|b| b.cast_into::<PyBytes>().ok())
                     .ok_or_else(|| bad("expected (bytes,)"))?;
-                Ok(PyByteArray::new(py, bytes.as_bytes()).into_any())
+                let copy = PyByteArray::new_with(py, bytes.as_bytes().len(), |out| {
+                    out.copy_from_slice(bytes.as_bytes());
+                    Ok(())
+                });
+                Ok(copy
+                    .map_err(|e| allocation_failed(py, "a bytearray", e))?
+                    .into_any())
             }
             REDUCE_STATE => {
                 let parts = state
@@ -471,6 +521,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
     fn fill(&mut self, id: NodeId) -> PyResult<()> {
         let py = self.py;
         let object = self.built_checked(id)?;
+        self.check_free_depth(id, self.after_create(id))?;
         match self.graph().node(id) {
             Node::List(items) => {
                 let list = object.cast::<PyList>()?;
@@ -480,6 +531,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             }
             Node::Set(items) => {
                 let set = object.cast::<PySet>()?;
+                self.check_hash_spread(id, items.iter().copied())?;
                 for &item in items {
                     set.add(self.built_checked(item)?)
                         .map_err(|e| self.unbuildable(id, e))?;
@@ -493,6 +545,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             }
             Node::Map(entries) => {
                 let dict = object.cast::<PyDict>()?;
+                self.check_hash_spread(id, entries.iter().map(|&[key, _]| key))?;
                 for &[key, value] in entries {
                     dict.set_item(self.built_checked(key)?, self.built_checked(value)?)
                         .map_err(|e| self.unbuildable(id, e))?;
@@ -574,6 +627,63 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             .collect()
     }
 
+    /// Records how deep node `id` nests values freed recursively, given the `children` it is
+    /// about to hold, and fails before it would nest them too deep.
+    fn check_free_depth(&mut self, id: NodeId, children: Children<'r>) -> PyResult<()> {
+        let own = u32::from(match self.graph().node(id) {
+            Node::ObjectArray { .. } => true,
+            // numpy subclasses (masked arrays) hold arrays that may hold objects.
+            Node::Object { type_name, .. } => {
+                type_name == "builtins.slice" || type_name.starts_with("numpy.")
+            }
+            _ => false,
+        });
+        let below = children
+            .iter()
+            .map(|c| self.free_depth[c.index()])
+            .max()
+            .unwrap_or(0);
+        let depth = (below + own).max(self.free_depth[id.index()]);
+        if depth > MAX_RECURSIVE_FREE_DEPTH {
+            return Err(limit_exceeded(
+                self.py,
+                &format!(
+                    "object arrays or slices nested deeper than {MAX_RECURSIVE_FREE_DEPTH} at node {}",
+                    id.index()
+                ),
+            ));
+        }
+        self.free_depth[id.index()] = depth;
+        Ok(())
+    }
+
+    /// Fails if more than [`MAX_KEYS_PER_HASH`] of the built `keys` of node `id` share a hash,
+    /// before any is inserted.
+    fn check_hash_spread(&self, id: NodeId, keys: impl ExactSizeIterator<Item = NodeId>) -> PyResult<()> {
+        if keys.len() <= MAX_KEYS_PER_HASH {
+            return Ok(());
+        }
+        let mut per_hash: HashMap<isize, usize> = HashMap::new();
+        for key in keys {
+            let hash = self
+                .built_checked(key)?
+                .hash()
+                .map_err(|e| self.unbuildable(id, e))?;
+            let count = per_hash.entry(hash).or_default();
+            *count += 1;
+            if *count > MAX_KEYS_PER_HASH {
+                return Err(limit_exceeded(
+                    self.py,
+                    &format!(
+                        "node {} has more than {MAX_KEYS_PER_HASH} keys with one hash",
+                        id.index()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn unbuildable(&self, id: NodeId, cause: PyErr) -> PyErr {
         let err = invalid_graph(self.py, &format!("node {} cannot be built: {cause}", id.index()));
         err.set_cause(self.py, Some(cause));
@@ -592,7 +702,8 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
             check_bools(info.dtype(), bytes).map_err(fail)?;
             let offset = offset_in(reader.bytes(), bytes);
-            Ok(view_of(buffer.bind(py), offset, &dtype, info.shape(), fortran, writable)?.into_any())
+            let view = view_of(buffer.bind(py), offset, &dtype, info.shape(), fortran, writable);
+            Ok(view.map_err(|e| allocation_failed(py, "an array", e))?.into_any())
         };
         match self.memory {
             ArrayMemory::Mapped {
@@ -614,7 +725,8 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                     };
                     read.map_err(fail)?;
                     check_bools(info.dtype(), out).map_err(fail)
-                })?;
+                })
+                .map_err(|e| allocation_failed(py, "an array", e))?;
                 if read_only {
                     // A decoded array in a read-only load is read-only like its mapped siblings.
                     let flags = PyDict::new(py);
@@ -624,6 +736,27 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 Ok(copy.into_any())
             }
         }
+    }
+}
+
+/// One Python str per string of the file's table: many str nodes may name one entry, and each
+/// would otherwise get a copy of its own. Keyed by the entry's address in the table.
+#[derive(Default)]
+pub(crate) struct StrCache(Mutex<HashMap<(usize, usize), Py<PyString>>>);
+
+impl StrCache {
+    pub(crate) fn get<'py>(&self, py: Python<'py>, s: &str) -> PyResult<Bound<'py, PyString>> {
+        // Held only while no Python code runs, so no other thread can wait on it with the GIL.
+        let mut built = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = match built.entry((s.as_ptr() as usize, s.len())) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let string = PyString::from_bytes(py, s.as_bytes())
+                    .map_err(|e| allocation_failed(py, "a str value", e))?;
+                entry.insert(string.unbind())
+            }
+        };
+        Ok(entry.bind(py).clone())
     }
 }
 

@@ -6,8 +6,9 @@
 //! only hold plain data.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use amberfile::{DType, Field, TimeUnit};
+use amberfile::{DType, Field, RecordType, TimeUnit};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -112,23 +113,34 @@ pub(crate) fn little_endian<'py>(descr: &Bound<'py, PyAny>) -> PyResult<Option<B
 }
 
 /// Builds numpy dtypes for Amber dtypes, each distinct dtype once.
+///
+/// Records are cached by identity, not content: the reader shares one `Arc` per entry of the
+/// file's dtype table (fields included), and hashing a record would walk its whole expansion,
+/// up to 65,536 fields with names of any length, on every array.
 pub(crate) struct NumpyDtypes<'py> {
     py: Python<'py>,
-    cache: HashMap<DType, Bound<'py, PyAny>>,
+    plain: HashMap<DType, Bound<'py, PyAny>>,
+    /// Keyed by address; the `Arc` held keeps that address from being reused.
+    records: HashMap<*const RecordType, (Arc<RecordType>, Bound<'py, PyAny>)>,
 }
 
 impl<'py> NumpyDtypes<'py> {
     pub(crate) fn new(py: Python<'py>) -> Self {
         NumpyDtypes {
             py,
-            cache: HashMap::new(),
+            plain: HashMap::new(),
+            records: HashMap::new(),
         }
     }
 
     /// The numpy dtype for `dtype`. Record nesting is bounded by the reader's dtype depth limit,
     /// so the recursion here is too.
     pub(crate) fn get(&mut self, dtype: &DType) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(found) = self.cache.get(dtype) {
+        let found = match dtype {
+            DType::Record(record) => self.records.get(&Arc::as_ptr(record)).map(|(_, built)| built),
+            plain => self.plain.get(plain),
+        };
+        if let Some(found) = found {
             return Ok(found.clone());
         }
         let np_dtype = self.py.import("numpy")?.getattr("dtype")?;
@@ -173,7 +185,15 @@ impl<'py> NumpyDtypes<'py> {
                 }
             }
         };
-        self.cache.insert(dtype.clone(), built.clone());
+        match dtype {
+            DType::Record(record) => {
+                self.records
+                    .insert(Arc::as_ptr(record), (record.clone(), built.clone()));
+            }
+            plain => {
+                self.plain.insert(plain.clone(), built.clone());
+            }
+        }
         Ok(built)
     }
 }

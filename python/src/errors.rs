@@ -4,6 +4,7 @@
 //! normally); this module only instantiates them. `ChecksumMismatch` becomes `ChecksumError`,
 //! every other error class `FormatError`; both carry `.error_class` and `.offset`.
 
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyValueError};
 use pyo3::prelude::*;
 
 /// The Python exception for a crate error.
@@ -17,11 +18,39 @@ pub(crate) fn format_error(py: Python<'_>, error: &amberfile::Error) -> PyErr {
 
 /// A `FormatError` for a graph this package cannot rebuild (the spec's InvalidGraph class).
 pub(crate) fn invalid_graph(py: Python<'_>, detail: &str) -> PyErr {
+    graph_error(py, "InvalidGraph", detail)
+}
+
+/// A `FormatError` for a graph beyond one of this package's own bounds (LimitExceeded).
+pub(crate) fn limit_exceeded(py: Python<'_>, detail: &str) -> PyErr {
+    graph_error(py, "LimitExceeded", detail)
+}
+
+/// A typed error for an allocation the file asked for that Python or numpy refused
+/// (`MemoryError`, numpy's "array is too big" `ValueError`), with theirs as the cause.
+/// Errors of this package pass through unchanged.
+pub(crate) fn allocation_failed(py: Python<'_>, what: &str, cause: PyErr) -> PyErr {
+    let ours = py
+        .import("amberfile._errors")
+        .and_then(|module| module.getattr("AmberError"))
+        .is_ok_and(|class| cause.is_instance(py, &class));
+    let refused = cause.is_instance_of::<PyMemoryError>(py)
+        || cause.is_instance_of::<PyValueError>(py)
+        || cause.is_instance_of::<PyOverflowError>(py);
+    if ours || !refused {
+        return cause;
+    }
+    let err = limit_exceeded(py, &format!("{what} cannot be allocated: {cause}"));
+    err.set_cause(py, Some(cause));
+    err
+}
+
+fn graph_error(py: Python<'_>, error_class: &str, detail: &str) -> PyErr {
     raise(
         py,
         "FormatError",
-        &format!("InvalidGraph: {detail}"),
-        "InvalidGraph",
+        &format!("{error_class}: {detail}"),
+        error_class,
         0,
     )
 }
