@@ -21,7 +21,8 @@ use crate::ahead;
 use crate::buffer::{new_array_filled, view_of, FileBuffer};
 use crate::dtypes::NumpyDtypes;
 use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
-use crate::errors::{format_error, invalid_graph};
+use crate::errors::{format_error, invalid_graph, state_error};
+use crate::paths::path_to;
 
 /// Arrays from this size up are copied or decoded with the GIL released.
 const DETACH_BYTES: usize = 1 << 20;
@@ -128,6 +129,8 @@ pub(crate) struct Loader<'py, 'r, S> {
     immutable_depth: Vec<u32>,
     /// Whether each node has exactly one parent (so only that parent ever sees its value).
     single_use: Vec<bool>,
+    /// The node being built, from which an error's graph path is worked out.
+    root: NodeId,
 }
 
 impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
@@ -150,6 +153,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             fill_pending: vec![false; count],
             immutable_depth: vec![0; count],
             single_use: Vec::new(),
+            root: reader.root(),
         })
     }
 
@@ -163,6 +167,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
     pub(crate) fn load_node(mut self, root: NodeId) -> PyResult<Bound<'py, PyAny>> {
         let graph = self.reader.graph();
         self.policy.call_method1("check", (type_names(graph, root),))?;
+        self.root = root;
         let uses = self.count_uses(root);
         self.single_use = uses.iter().map(|&n| n == 1).collect();
         let reader = self.reader;
@@ -170,7 +175,9 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             ArrayMemory::Copy => ahead::arrays_to_check(reader, &uses, root),
             _ => Vec::new(),
         };
-        ahead::with_helper(reader, &check_ahead, move || self.build(root, uses))
+        let py = self.py;
+        let tree_error = |tree: NodeId, cause: PyErr| state_error_at(py, graph, root, tree, cause);
+        ahead::with_helper(reader, &check_ahead, tree_error, move || self.build(root, uses))
     }
 
     /// Builds the value of `root`, whose nodes' `uses` were counted by [`Self::count_uses`].
@@ -462,8 +469,9 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 Ok(scalar)
             }
             _ => {
-                let cls = self.policy.call_method1("resolve", (type_name,))?;
-                self.policy.call_method1("new_instance", (cls, args))
+                let cls = self.policy.call_method1("resolve", (type_name,));
+                cls.and_then(|cls| self.policy.call_method1("new_instance", (cls, args)))
+                    .map_err(|cause| self.state_error(id, cause))
             }
         }
     }
@@ -524,10 +532,11 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 );
                 let state_value = self.built_checked(state)?;
                 let arrays = self.arrays_only_in_state(state, &state_value);
-                ahead::lend_state_arrays(arrays, || {
+                ahead::lend_state_arrays(id, arrays, || {
                     self.policy
                         .call_method1("set_state", (object, state_value, with_items))
-                })?;
+                })
+                .map_err(|cause| self.state_error(id, cause))?;
             }
             _ => {}
         }
@@ -572,6 +581,11 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             .zip(dict.values())
             .filter_map(|(&[_, v], object)| copied_alone(v).map(|array| (object, array)))
             .collect()
+    }
+
+    /// The StateError for object node `id`, which `cause` stopped from being rebuilt.
+    fn state_error(&self, id: NodeId, cause: PyErr) -> PyErr {
+        state_error_at(self.py, self.graph(), self.root, id, cause)
     }
 
     fn unbuildable(&self, id: NodeId, cause: PyErr) -> PyErr {
@@ -625,6 +639,17 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             }
         }
     }
+}
+
+/// The StateError for object node `id` of a load from `root`.
+#[cold]
+fn state_error_at(py: Python<'_>, graph: &Graph, root: NodeId, id: NodeId, cause: PyErr) -> PyErr {
+    let type_name = match graph.node(id) {
+        Node::Object { type_name, .. } => type_name,
+        _ => "?",
+    };
+    let path = path_to(graph, root, id).unwrap_or_else(|| format!("<node {}>", id.index()));
+    state_error(py, type_name, &path, cause)
 }
 
 fn order_name(order: Order) -> &'static str {
