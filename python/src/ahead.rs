@@ -54,6 +54,8 @@ pub(crate) fn arrays_to_check<S: AsRef<[u8]>>(
 
 /// A tree's node check, to run over the file's bytes of `array`.
 struct TreeJob {
+    /// The object whose state holds the tree (its error names it).
+    owner: NodeId,
     array: ArrayId,
     layout: NodeLayout,
     n_features: i64,
@@ -63,6 +65,8 @@ struct TreeJob {
 struct Helper {
     /// The arrays of the state being set ([`lend_state_arrays`]), by their Python object.
     state_arrays: HashMap<usize, ArrayId>,
+    /// The object whose state is being set.
+    state_owner: NodeId,
     jobs: mpsc::Sender<TreeJob>,
 }
 
@@ -99,6 +103,7 @@ pub(crate) fn has_helper() -> bool {
 /// can then go to the helper. They are forgotten afterwards, before their addresses can be
 /// reused.
 pub(crate) fn lend_state_arrays<R>(
+    owner: NodeId,
     arrays: Vec<(Bound<'_, PyAny>, ArrayId)>,
     set_state: impl FnOnce() -> R,
 ) -> R {
@@ -111,6 +116,7 @@ pub(crate) fn lend_state_arrays<R>(
                 .iter()
                 .map(|(object, array)| (object.as_ptr() as usize, *array));
             helper.state_arrays.extend(lent);
+            helper.state_owner = owner;
         }
     });
     let result = set_state();
@@ -134,6 +140,7 @@ pub(crate) fn defer_tree_check(nodes: &Bound<'_, PyAny>, layout: NodeLayout, n_f
         helper
             .jobs
             .send(TreeJob {
+                owner: helper.state_owner,
                 array,
                 layout,
                 n_features,
@@ -144,10 +151,11 @@ pub(crate) fn defer_tree_check(nodes: &Bound<'_, PyAny>, layout: NodeLayout, n_f
 
 /// Runs `build` (the loader, on this thread) with a helper thread for `arrays` and for tree
 /// checks; without `arrays`, or if no thread can be started, `build` runs alone and checks
-/// everything itself.
+/// everything itself. A failed tree check becomes `tree_error(owner, the check's ValueError)`.
 pub(crate) fn with_helper<S: AsRef<[u8]> + Sync, R, F: FnOnce() -> PyResult<R>>(
     reader: &Reader<S>,
     arrays: &[ArrayId],
+    tree_error: impl FnOnce(NodeId, PyErr) -> PyErr,
     build: F,
 ) -> PyResult<R> {
     let alone = |build: F| {
@@ -168,34 +176,37 @@ pub(crate) fn with_helper<S: AsRef<[u8]> + Sync, R, F: FnOnce() -> PyResult<R>>(
         let built = {
             let _installed = Installed::new(Some(Helper {
                 state_arrays: HashMap::new(),
+                state_owner: NodeId::default(),
                 jobs,
             }));
             build()
         };
-        let tree_error = helper
+        let failed_tree = helper
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        match (built, tree_error) {
-            (Ok(_), Some(message)) => Err(PyValueError::new_err(message)),
+        match (built, failed_tree) {
+            (Ok(_), Some((owner, message))) => Err(tree_error(owner, PyValueError::new_err(message))),
             (built, _) => built,
         }
     })
 }
 
 /// The helper thread: CRCs last array first, taking tree jobs as they come, then the
-/// remaining jobs until the loader closes the queue. Returns the first tree's error.
+/// remaining jobs until the loader closes the queue. Returns the first tree's error, with
+/// the object whose state held the tree.
 fn help<S: AsRef<[u8]>>(
     reader: &Reader<S>,
     arrays: &[ArrayId],
     queue: &mpsc::Receiver<TreeJob>,
-) -> Option<String> {
+) -> Option<(NodeId, String)> {
     let mut first_error = None;
     let mut run = |job: TreeJob| {
         if first_error.is_none() {
-            first_error = match reader.zero_copy_bytes(job.array) {
+            let error = match reader.zero_copy_bytes(job.array) {
                 Ok(bytes) => tree_nodes_error(bytes, job.layout, job.n_features),
                 Err(e) => Some(e.to_string()),
             };
+            first_error = error.map(|message| (job.owner, message));
         }
     };
     for &array in arrays.iter().rev() {

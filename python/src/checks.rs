@@ -133,3 +133,31 @@ pub(crate) fn tree_nodes_error(bytes: &[u8], layout: NodeLayout, n_features: i64
         format!("Tree node {index} splits on a feature the tree does not have")
     })
 }
+
+/// The depth of the deepest leaf of a Tree's node records (the root alone is depth 0), which
+/// `decision_path` trusts `max_depth` to bound when it sizes its output. Links that break
+/// [`check_tree_nodes`]'s rules are skipped here: that check refuses them.
+#[pyfunction]
+pub(crate) fn tree_depth(nodes: &Bound<'_, PyAny>) -> PyResult<i64> {
+    let nodes = nodes.cast::<PyUntypedArray>()?;
+    if nodes.ndim() != 1 || !nodes.is_c_contiguous() {
+        return Err(PyValueError::new_err(
+            "a Tree's nodes must be a contiguous 1-d array",
+        ));
+    }
+    let layout = NodeLayout::of(nodes)?;
+    let records = array_bytes(nodes)?.chunks_exact(layout.itemsize.max(1));
+    let mut depth = vec![0i64; records.len()];
+    for (index, record) in records.enumerate() {
+        if int64_at(record, layout.left) == -1 {
+            continue; // a leaf
+        }
+        for offset in [layout.left, layout.right] {
+            let child = int64_at(record, offset);
+            if child > index as i64 && child < depth.len() as i64 {
+                depth[child as usize] = depth[index] + 1;
+            }
+        }
+    }
+    Ok(depth.into_iter().max().unwrap_or(0))
+}

@@ -25,7 +25,8 @@ use crate::ahead;
 use crate::buffer::{new_array_filled, view_of, FileBuffer};
 use crate::dtypes::NumpyDtypes;
 use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
-use crate::errors::{allocation_failed, format_error, invalid_graph, limit_exceeded};
+use crate::errors::{allocation_failed, format_error, invalid_graph, limit_exceeded, state_error};
+use crate::paths::path_to;
 
 /// Arrays from this size up are copied or decoded with the GIL released.
 const DETACH_BYTES: usize = 1 << 20;
@@ -151,6 +152,8 @@ pub(crate) struct Loader<'py, 'r, S> {
     shared_strings: Option<&'r StrCache>,
     /// Whether each node has exactly one parent (so only that parent ever sees its value).
     single_use: Vec<bool>,
+    /// The node being built, from which an error's graph path is worked out.
+    root: NodeId,
 }
 
 impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
@@ -176,6 +179,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             own_strings: StrCache::default(),
             shared_strings: None,
             single_use: Vec::new(),
+            root: reader.root(),
         })
     }
 
@@ -195,6 +199,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
     pub(crate) fn load_node(mut self, root: NodeId) -> PyResult<Bound<'py, PyAny>> {
         let graph = self.reader.graph();
         self.policy.call_method1("check", (type_names(graph, root),))?;
+        self.root = root;
         let uses = self.count_uses(root);
         self.single_use = uses.iter().map(|&n| n == 1).collect();
         let reader = self.reader;
@@ -202,7 +207,9 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             ArrayMemory::Copy => ahead::arrays_to_check(reader, &uses, root),
             _ => Vec::new(),
         };
-        ahead::with_helper(reader, &check_ahead, move || self.build(root, uses))
+        let py = self.py;
+        let tree_error = |tree: NodeId, cause: PyErr| state_error_at(py, graph, root, tree, cause);
+        ahead::with_helper(reader, &check_ahead, tree_error, move || self.build(root, uses))
     }
 
     /// Builds the value of `root`, whose nodes' `uses` were counted by [`Self::count_uses`].
@@ -512,8 +519,9 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 Ok(scalar)
             }
             _ => {
-                let cls = self.policy.call_method1("resolve", (type_name,))?;
-                self.policy.call_method1("new_instance", (cls, args))
+                let cls = self.policy.call_method1("resolve", (type_name,));
+                cls.and_then(|cls| self.policy.call_method1("new_instance", (cls, args)))
+                    .map_err(|cause| self.state_error(id, cause))
             }
         }
     }
@@ -577,10 +585,11 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 );
                 let state_value = self.built_checked(state)?;
                 let arrays = self.arrays_only_in_state(state, &state_value);
-                ahead::lend_state_arrays(arrays, || {
+                ahead::lend_state_arrays(id, arrays, || {
                     self.policy
                         .call_method1("set_state", (object, state_value, with_items))
-                })?;
+                })
+                .map_err(|cause| self.state_error(id, cause))?;
             }
             _ => {}
         }
@@ -684,6 +693,11 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
         Ok(())
     }
 
+    /// The StateError for object node `id`, which `cause` stopped from being rebuilt.
+    fn state_error(&self, id: NodeId, cause: PyErr) -> PyErr {
+        state_error_at(self.py, self.graph(), self.root, id, cause)
+    }
+
     fn unbuildable(&self, id: NodeId, cause: PyErr) -> PyErr {
         let err = invalid_graph(self.py, &format!("node {} cannot be built: {cause}", id.index()));
         err.set_cause(self.py, Some(cause));
@@ -758,6 +772,17 @@ impl StrCache {
         };
         Ok(entry.bind(py).clone())
     }
+}
+
+/// The StateError for object node `id` of a load from `root`.
+#[cold]
+fn state_error_at(py: Python<'_>, graph: &Graph, root: NodeId, id: NodeId, cause: PyErr) -> PyErr {
+    let type_name = match graph.node(id) {
+        Node::Object { type_name, .. } => type_name,
+        _ => "?",
+    };
+    let path = path_to(graph, root, id).unwrap_or_else(|| format!("<node {}>", id.index()));
+    state_error(py, type_name, &path, cause)
 }
 
 fn order_name(order: Order) -> &'static str {

@@ -20,6 +20,7 @@ mod dtypes;
 mod encode;
 mod errors;
 mod lazy;
+mod paths;
 mod sink;
 
 use std::fs::File;
@@ -303,5 +304,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(type_names_path, m)?)?;
     m.add_function(wrap_pyfunction!(type_names_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(checks::check_tree_nodes, m)?)?;
+    m.add_function(wrap_pyfunction!(checks::tree_depth, m)?)?;
     Ok(())
 }

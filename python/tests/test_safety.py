@@ -317,12 +317,14 @@ def test_builtin_containers_are_never_constructed_from_file_arguments():
     huge = placeholder_class("hh.Huge", lambda self: (list, (range(10**12),)))
     data = af.dumps(huge())
     assert af.get_untrusted_types(data) == []
-    with pytest.raises(TypeError):
+    with pytest.raises(af.StateError) as info:
         af.loads(data)
+    assert isinstance(info.value.__cause__, TypeError)
     for cls, args in [(bytes, (10**12,)), (np.ndarray, ((10**6, 10**6),)), (np.float64, ("1.5",))]:
         holder = placeholder_class("hh.Holder", lambda self, cls=cls, args=args: (cls, args))
-        with pytest.raises(TypeError):
+        with pytest.raises(af.StateError) as info:
             af.loads(af.dumps(holder()))
+        assert isinstance(info.value.__cause__, TypeError)
 
 
 def test_slices_and_ranges_are_rebuilt():

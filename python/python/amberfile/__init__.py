@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import IO, Any, Literal, Union
 
 from . import _native
-from ._errors import AmberError, ChecksumError, FormatError, UntrustedTypeError
+from ._errors import AmberError, ChecksumError, FormatError, StateError, UntrustedTypeError
 from ._policy import DEFAULT_TRUSTED, Policy
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "ChecksumError",
     "DEFAULT_TRUSTED",
     "FormatError",
+    "StateError",
     "UntrustedTypeError",
     "dump",
     "dumps",

@@ -26,6 +26,21 @@ class ChecksumError(FormatError):
     """A CRC-32 stored in the file does not match the bytes it covers."""
 
 
+class StateError(FormatError):
+    """A trusted type could not be rebuilt from the state the file gives it.
+
+    Raised for any failure while resolving, constructing, validating or setting the state of
+    an object: ``.type_name`` is its type, ``.path`` where it is in the file (the CLI's path
+    syntax, e.g. ``estimators_/3/tree_``; ``""`` is the root), and ``__cause__`` the exception
+    the library or the validator raised. The error class is InvalidGraph.
+    """
+
+    def __init__(self, message: str, type_name: str = "", path: str = "") -> None:
+        super().__init__(message, "InvalidGraph", 0)
+        self.type_name = type_name
+        self.path = path
+
+
 class UntrustedTypeError(AmberError):
     """The file names types or functions the loading policy does not trust.
 

@@ -2,7 +2,14 @@
 
 Nothing named in a file is imported, resolved or called unless the name is trusted. Trusted
 are a built-in default set (see ``is_trusted``) and the names the caller passes as
-``trusted=[...]``. Names are compared exactly; a resolved object must carry exactly the name
+``trusted=[...]``.
+
+The rule for the default set: a type is trusted by default only if everything in its state
+that compiled code (Cython, C, C++) uses without bounds checks is validated before ``load``
+returns (by ``_validate``), or if its state reaches only numpy and Python code, where bad state
+gives an ordinary exception. ``docs/trusted-types.md`` is the inventory: each scikit-learn and
+scipy type, what its compiled code assumes and the check that guarantees it, and the types left
+out (which a caller may still name in ``trusted=``, at the risk the document describes). Names are compared exactly; a resolved object must carry exactly the name
 the file gave (so ``sklearn.base.os.system`` is not ``os.system`` in disguise).
 
 Rebuilding a trusted class (the file's ``args`` and ``state``):
@@ -25,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _native
+from . import _validate
 from ._errors import UntrustedTypeError
 from ._names import qualified_name
 
@@ -66,20 +73,92 @@ _PACKAGE_TYPES = frozenset({"amberfile.ReduceState"})
 #: Every name trusted without asking, besides the scikit-learn and scipy.sparse rules.
 DEFAULT_TRUSTED: frozenset[str] = _BUILTIN_TYPES | _NUMPY_TYPES | _PACKAGE_TYPES
 
-# scikit-learn types fitted estimators hold that are not estimators themselves.
-_SKLEARN_INTERNAL_PREFIXES = (
-    "sklearn._loss.",
-    "sklearn.tree._tree.",
-    "sklearn.ensemble._hist_gradient_boosting.",
-    "sklearn.neighbors._",
-    "sklearn.utils._bunch.",
+# scikit-learn estimators, by public name, whose fitted state reaches only numpy, scipy's Python
+# code and other trusted types (their compiled calls take only arrays sized from the input);
+# the estimators whose state compiled code reads are trusted through _validate's tables.
+# Reviewed against scikit-learn 1.9's `all_estimators()`; see docs/trusted-types.md.
+_SKLEARN_NUMPY_ONLY = {
+    "calibration": "CalibratedClassifierCV",
+    "cluster": "AgglomerativeClustering DBSCAN FeatureAgglomeration OPTICS SpectralBiclustering "
+    "SpectralClustering SpectralCoclustering",
+    "compose": "ColumnTransformer TransformedTargetRegressor",
+    "covariance": "EllipticEnvelope EmpiricalCovariance GraphicalLasso GraphicalLassoCV LedoitWolf "
+    "MinCovDet OAS ShrunkCovariance",
+    "cross_decomposition": "CCA PLSCanonical PLSRegression PLSSVD",
+    "decomposition": "DictionaryLearning FactorAnalysis FastICA IncrementalPCA KernelPCA "
+    "MiniBatchDictionaryLearning MiniBatchNMF MiniBatchSparsePCA NMF PCA SparseCoder SparsePCA "
+    "TruncatedSVD",
+    "discriminant_analysis": "LinearDiscriminantAnalysis QuadraticDiscriminantAnalysis",
+    "dummy": "DummyClassifier DummyRegressor",
+    "ensemble": "AdaBoostClassifier AdaBoostRegressor BaggingClassifier BaggingRegressor "
+    "StackingClassifier StackingRegressor "
+    "VotingClassifier VotingRegressor",
+    "feature_extraction": "PatchExtractor",
+    "feature_extraction.text": "TfidfTransformer",
+    "feature_selection": "GenericUnivariateSelect RFE RFECV SelectFdr SelectFpr SelectFromModel "
+    "SelectFwe SelectKBest SelectPercentile SequentialFeatureSelector VarianceThreshold",
+    "frozen": "FrozenEstimator",
+    "gaussian_process": "GaussianProcessClassifier GaussianProcessRegressor",
+    "impute": "KNNImputer MissingIndicator SimpleImputer",
+    "isotonic": "IsotonicRegression",
+    "kernel_approximation": "AdditiveChi2Sampler Nystroem PolynomialCountSketch RBFSampler "
+    "SkewedChi2Sampler",
+    "kernel_ridge": "KernelRidge",
+    "linear_model": "ARDRegression BayesianRidge ElasticNet ElasticNetCV GammaRegressor "
+    "HuberRegressor Lars LarsCV Lasso LassoCV LassoLars LassoLarsCV LassoLarsIC LinearRegression "
+    "LogisticRegression LogisticRegressionCV MultiTaskElasticNet MultiTaskElasticNetCV "
+    "MultiTaskLasso MultiTaskLassoCV OrthogonalMatchingPursuit OrthogonalMatchingPursuitCV "
+    "PassiveAggressiveClassifier PassiveAggressiveRegressor Perceptron PoissonRegressor "
+    "QuantileRegressor RANSACRegressor Ridge RidgeCV RidgeClassifier RidgeClassifierCV "
+    "SGDClassifier SGDOneClassSVM SGDRegressor TheilSenRegressor TweedieRegressor",
+    "manifold": "ClassicalMDS Isomap LocallyLinearEmbedding MDS SpectralEmbedding TSNE",
+    "mixture": "BayesianGaussianMixture GaussianMixture",
+    "model_selection": "FixedThresholdClassifier GridSearchCV RandomizedSearchCV "
+    "TunedThresholdClassifierCV",
+    "multiclass": "OneVsOneClassifier OneVsRestClassifier OutputCodeClassifier _ConstantPredictor",
+    "multioutput": "ClassifierChain MultiOutputClassifier MultiOutputRegressor RegressorChain",
+    "naive_bayes": "BernoulliNB CategoricalNB ComplementNB GaussianNB MultinomialNB",
+    "neighbors": "KernelDensity NeighborhoodComponentsAnalysis",
+    "neural_network": "BernoulliRBM MLPClassifier MLPRegressor",
+    "pipeline": "FeatureUnion Pipeline",
+    "preprocessing": "Binarizer FunctionTransformer KBinsDiscretizer KernelCenterer LabelBinarizer "
+    "LabelEncoder MaxAbsScaler MinMaxScaler MultiLabelBinarizer Normalizer OneHotEncoder "
+    "OrdinalEncoder PolynomialFeatures PowerTransformer QuantileTransformer RobustScaler "
+    "StandardScaler TargetEncoder",
+    "random_projection": "GaussianRandomProjection SparseRandomProjection",
+    "semi_supervised": "LabelPropagation LabelSpreading SelfTrainingClassifier",
+    "svm": "LinearSVC LinearSVR",
+    "calibration._CalibratedClassifier": "",
+    "calibration._SigmoidCalibration": "",
+    "gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace": "",
+    "utils._bunch.Bunch": "",
+}
+
+# Modules of helper objects fitted estimators hold whose state is scalars or Python values:
+# losses and links (their Cython methods take arrays the caller sizes), SGD's loss functions,
+# scorers, splitters, optimizers and Gaussian-process kernels.
+_SKLEARN_HELPER_MODULES = (
+    "sklearn._loss.loss.",
+    "sklearn._loss.link.",
+    "sklearn._loss._loss.",
+    "sklearn.linear_model._sgd_fast.",
     "sklearn.metrics._scorer.",
     "sklearn.model_selection._split.",
-    "sklearn.metrics._dist_metrics.",
     "sklearn.neural_network._stochastic_optimizers.",
-    "sklearn.linear_model._sgd_fast.",
-    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.gaussian_process.kernels.",
 )
+
+
+@functools.cache
+def _sklearn_default_classes() -> frozenset[type]:
+    """The classes of _SKLEARN_NUMPY_ONLY and of every validated scikit-learn type."""
+    found: set[type] = set()
+    for module, names in _SKLEARN_NUMPY_ONLY.items():
+        if not names:  # a private class named by its module path
+            module, _, names = module.rpartition(".")
+        package = importlib.import_module(f"sklearn.{module}")
+        found.update(cls for cls in (getattr(package, name, None) for name in names.split()) if cls is not None)
+    return frozenset(found)
 
 
 def _lookup(name: str, package: str) -> Any:
@@ -123,9 +202,9 @@ def _sklearn_object(name: str) -> Any:
     cls = _class_in_package(name, "sklearn")
     if cls is None:
         return None
-    from sklearn.base import BaseEstimator
-
-    if issubclass(cls, BaseEstimator) or name.startswith(_SKLEARN_INTERNAL_PREFIXES):
+    if cls in _sklearn_default_classes() or _validate.is_validated(name):
+        return cls
+    if name.startswith(_SKLEARN_HELPER_MODULES) and not name.startswith("sklearn.linear_model._sgd_fast._"):
         return cls
     return None
 
@@ -137,9 +216,7 @@ def _scipy_sparse_object(name: str) -> Any:
     cls = _class_in_package(name, "scipy")
     if cls is None:
         return None
-    from scipy.sparse._base import _spbase
-
-    return cls if issubclass(cls, _spbase) else None
+    return cls if _validate.is_validated(name) else None
 
 
 def _is_numpy_ufunc(name: str) -> bool:
@@ -211,6 +288,9 @@ class Policy:
         if args is not None:
             if name in _NOT_CONSTRUCTED or issubclass(cls, np.generic):
                 raise TypeError(f"{name} is not constructed from arguments in a file")
+            check_args = _validate.checks_for(name)[0]
+            if check_args is not None:
+                check_args(args)
             return cls(*args)
         if name in _NUMPY_RANDOM:
             return cls()
@@ -232,15 +312,16 @@ class Policy:
                 obj[key] = value
             if state is None:
                 return
-        validate = _STATE_VALIDATORS.get(self._name_of(type(obj)))
-        if validate is not None:
-            validate(obj, state)
+        _, check_state, check_object = _validate.checks_for(self._name_of(type(obj)))
+        if check_state is not None:
+            check_state(obj, state)
         setstate = getattr(type(obj), "__setstate__", None)
         if setstate is not None:
             setstate(obj, state)
         else:
             _default_set_state(obj, state)
-        _check_width(obj)
+        if check_object is not None:
+            check_object(obj)
 
 
 def _default_set_state(obj: Any, state: Any) -> None:
@@ -253,87 +334,3 @@ def _default_set_state(obj: Any, state: Any) -> None:
     if slot_state:
         for key, value in slot_state.items():
             setattr(obj, key, value)
-
-
-def _record_field(state: Any, key: str, fields: tuple[str, ...], owner: str) -> np.ndarray:
-    """``state[key]``, checked to be a 1-d record array with ``fields``."""
-    if not isinstance(state, dict):
-        raise TypeError(f"a {owner} state must be a dict")
-    nodes = state.get(key)
-    if not isinstance(nodes, np.ndarray) or nodes.dtype.names is None or nodes.ndim != 1:
-        raise ValueError(f"a {owner} state needs a 1-d record array {key!r}")
-    missing = [field for field in fields if field not in nodes.dtype.names]
-    if missing:
-        raise ValueError(f"a {owner}'s nodes lack the fields {missing}")
-    return nodes
-
-
-def _check_children(left: np.ndarray, right: np.ndarray, internal: np.ndarray, owner: str) -> None:
-    """scikit-learn's prediction loops trust child indices: one out of range reads out of
-    bounds, one pointing backwards loops forever. Trees are built with every child after its
-    parent, so children must lie strictly after their node and inside the array."""
-    count = left.shape[0]
-    index = np.arange(count)
-    for child in (left.astype(np.int64), right.astype(np.int64)):
-        if np.any((child[internal] <= index[internal]) | (child[internal] >= count)):
-            raise ValueError(f"a {owner} node's child is out of range or not after its parent")
-
-
-def _check_tree_state(tree: Any, state: Any) -> None:
-    if not isinstance(state, dict):
-        raise TypeError("a Tree state must be a dict")
-    nodes = state.get("nodes")
-    if not isinstance(nodes, np.ndarray):
-        raise ValueError("a Tree state needs a record array 'nodes'")
-    # The same rules as _check_children, over the records in place (a forest has hundreds of
-    # trees, and numpy's per-call cost made this check dominate loading); it also checks the
-    # array's shape and fields.
-    _native.check_tree_nodes(nodes, tree.n_features)
-    if state.get("node_count") != nodes.shape[0]:
-        raise ValueError("a Tree's node_count must equal the number of nodes")
-
-
-def _check_predictor_state(predictor: Any, state: Any) -> None:
-    fields = ("left", "right", "is_leaf", "feature_idx", "is_categorical", "bitset_idx")
-    nodes = _record_field(state, "nodes", fields, "TreePredictor")
-    internal = nodes["is_leaf"] == 0
-    _check_children(nodes["left"], nodes["right"], internal, "TreePredictor")
-    if np.any(nodes["feature_idx"][internal].astype(np.int64) < 0):
-        raise ValueError("a TreePredictor node splits on a negative feature")
-    categorical = internal & (nodes["is_categorical"] != 0)
-    for key in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
-        bitsets = state.get(key)
-        if not isinstance(bitsets, np.ndarray) or bitsets.ndim != 2 or bitsets.shape[1] != 8:
-            raise ValueError(f"a TreePredictor's {key} must be an (n, 8) array")
-        if np.any(nodes["bitset_idx"][categorical].astype(np.int64) >= bitsets.shape[0]):
-            raise ValueError("a TreePredictor node refers to a missing category bitset")
-
-
-_STATE_VALIDATORS = {
-    "sklearn.tree._tree.Tree": _check_tree_state,
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor": _check_predictor_state,
-}
-
-
-def _check_width(obj: Any) -> None:
-    """Estimators check their input width against n_features_in_, while their trees index
-    columns by their own features: the two must agree."""
-    attributes = getattr(obj, "__dict__", {})
-    n_features_in = attributes.get("n_features_in_")
-    if not isinstance(n_features_in, int):
-        return
-    tree = attributes.get("tree_")
-    if tree is not None and getattr(tree, "n_features", n_features_in) != n_features_in:
-        raise ValueError("a decision tree's n_features_in_ does not match its tree")
-    if not attributes.get("_predictors"):
-        return
-    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-
-    for round_predictors in attributes["_predictors"]:
-        for predictor in round_predictors:
-            if isinstance(predictor, TreePredictor):
-                internal = predictor.nodes["is_leaf"] == 0
-                if np.any(predictor.nodes["feature_idx"][internal] >= n_features_in):
-                    raise ValueError("a gradient boosting tree splits on a feature the model does not have")
-
-

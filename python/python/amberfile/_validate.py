@@ -1,0 +1,730 @@
+"""Checks of the state of trusted types whose compiled code (Cython, C, C++) uses it unchecked.
+
+The policy (``_policy``) decides which names may be rebuilt; this module makes sure that what is
+rebuilt cannot make compiled code read or write out of bounds. Each check is listed under the
+qualified name of the type it guards (``checks_for``), in one of three tables:
+
+- ``ARGS``: the constructor arguments, before the constructor runs (a ``Tree`` allocates what
+  its arguments ask for);
+- ``BEFORE_STATE``: the state, before ``__setstate__`` copies it into C structures;
+- ``AFTER_STATE``: the finished object, for Python-level objects whose attributes compiled code
+  reads later (an estimator's trees, a sparse matrix's index arrays). Children are built before
+  their parent's state is set, so an ensemble checks its trees' invariants against its own.
+
+Numbers are checked by value (``operator.index``), whatever their Python or numpy type. Every
+check raises ``ValueError`` or ``TypeError``; the loader turns it into ``StateError``.
+``docs/trusted-types.md`` lists what each check guarantees and why. Names that have a check
+are trusted by default (``is_validated``).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from ._names import qualified_name
+
+# Beyond any real model, and small enough that products of two stay far from int64 overflow.
+MAX_COUNT = 2**31 - 1
+
+
+def count(value: Any, what: str, low: int = 0, high: int = MAX_COUNT) -> int:
+    """``value`` as an int in ``low..=high``, whatever its integer type; bools are refused."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be an integer, not a bool")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, not {type(value).__name__}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{what} is {number}, outside {low}..{high}")
+    return number
+
+
+def array(value: Any, what: str, kinds: str, ndim: int | None = None) -> np.ndarray:
+    """``value`` checked to be an ndarray of one of the dtype ``kinds`` (numpy's kind letters)."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds or value.dtype.names:
+        raise TypeError(f"{what} must be an array of kind {kinds!r}")
+    if ndim is not None and value.ndim != ndim:
+        raise ValueError(f"{what} must have {ndim} dimensions, not {value.ndim}")
+    return value
+
+
+def indices_below(values: np.ndarray, bound: int, what: str) -> None:
+    if values.size and (values.min() < 0 or values.max() >= bound):
+        raise ValueError(f"{what} must lie in 0..{bound}")
+
+
+def _state_dict(state: Any, owner: str) -> dict:
+    if not isinstance(state, dict):
+        raise TypeError(f"a {owner} state must be a dict")
+    return state
+
+
+def _attributes(obj: Any) -> dict:
+    return getattr(obj, "__dict__", {})
+
+
+# --- sklearn.tree._tree.Tree ------------------------------------------------------------------
+
+
+def _tree_args(args: tuple) -> None:
+    """``Tree(n_features, n_classes, n_outputs)`` allocates per output and per class: bounded
+    here by the ``n_classes`` array, which the file must back with its own bytes."""
+    if len(args) != 3:
+        raise TypeError("Tree takes (n_features, n_classes, n_outputs)")
+    n_features, n_classes, n_outputs = args
+    count(n_features, "a Tree's n_features", 1)
+    n_classes = array(n_classes, "a Tree's n_classes", "iu", ndim=1)
+    n_outputs = count(n_outputs, "a Tree's n_outputs", 1)
+    if n_classes.shape[0] != n_outputs:
+        raise ValueError("a Tree's n_classes must have one entry per output")
+    if n_classes.min() < 1 or n_outputs * int(n_classes.max()) > MAX_COUNT:
+        raise ValueError("a Tree's class counts are out of range")
+
+
+def _tree_state(tree: Any, state: Any) -> None:
+    state = _state_dict(state, "Tree")
+    nodes = state.get("nodes")
+    if not isinstance(nodes, np.ndarray):
+        raise ValueError("a Tree state needs a record array 'nodes'")
+    # Links, split features and the record layout, natively (a forest has hundreds of trees).
+    _native.check_tree_nodes(nodes, tree.n_features)
+    node_count = count(state.get("node_count"), "a Tree's node_count", 1)
+    if node_count != nodes.shape[0]:
+        raise ValueError("a Tree's node_count must equal the number of nodes")
+    # decision_path sizes its output by max_depth and writes one entry per level.
+    if count(state.get("max_depth"), "a Tree's max_depth") < _native.tree_depth(nodes):
+        raise ValueError("a Tree's max_depth is less than the depth of its nodes")
+    values = array(state.get("values"), "a Tree's values", "f", ndim=3)
+    expected = (node_count, tree.n_outputs, tree.max_n_classes)
+    if values.shape != expected or values.dtype != np.float64:
+        raise ValueError(f"a Tree's values must be float64 of shape {expected}")
+
+
+# --- tree estimators and ensembles -----------------------------------------------------------
+
+
+def _width(attributes: dict, owner: str) -> int:
+    return count(attributes.get("n_features_in_"), f"a fitted {owner}'s n_features_in_", 1)
+
+
+def _tree_estimator(estimator: Any) -> None:
+    """A DecisionTree/ExtraTree: its Tree indexes input columns up to its own n_features,
+    while the estimator checks input width against n_features_in_ (and ensembles skip even
+    that). Output and class counts must be the tree's too."""
+    attributes = _attributes(estimator)
+    tree = attributes.get("tree_")
+    if tree is None:
+        return
+    from sklearn.tree._tree import Tree
+
+    if type(tree) is not Tree:
+        raise TypeError("a decision tree's tree_ must be a Tree")
+    owner = type(estimator).__name__
+    if tree.n_features != _width(attributes, owner):
+        raise ValueError(f"a {owner}'s n_features_in_ does not match its tree")
+    if count(attributes.get("n_outputs_"), f"a {owner}'s n_outputs_", 1) != tree.n_outputs:
+        raise ValueError(f"a {owner}'s n_outputs_ does not match its tree")
+    if "classes_" in attributes:
+        n_classes = np.atleast_1d(attributes.get("n_classes_"))
+        classes = attributes["classes_"] if tree.n_outputs > 1 else [attributes["classes_"]]
+        sizes = [len(c) for c in classes]
+        if list(n_classes) != list(tree.n_classes) or sizes != list(tree.n_classes):
+            raise ValueError(f"a {owner}'s class counts do not match its tree")
+
+
+def _same_width(members: Any, width: int, owner: str) -> None:
+    for member in members:
+        tree = _attributes(member).get("tree_")
+        if tree is None or _attributes(member).get("n_features_in_") != width or tree.n_features != width:
+            raise ValueError(f"a {owner} member is unfitted or does not have {width} features")
+
+
+def _forest(forest: Any) -> None:
+    """Forests predict with ``check_input=False``: each tree must be exactly as wide as the
+    forest, or, with feature subsets (IsolationForest, bagging), as its subset."""
+    attributes = _attributes(forest)
+    members = attributes.get("estimators_")
+    if members is None:
+        return
+    owner = type(forest).__name__
+    if not isinstance(members, list):
+        raise TypeError(f"a {owner}'s estimators_ must be a list")
+    width = _width(attributes, owner)
+    features = attributes.get("estimators_features_")
+    if features is None:
+        _same_width(members, width, owner)
+    else:
+        if not isinstance(features, list) or len(features) != len(members):
+            raise ValueError(f"a {owner} needs one feature subset per member")
+        for member, subset in zip(members, features):
+            indices_below(array(subset, "a feature subset", "iu", ndim=1), width, "a feature subset")
+            _same_width([member], subset.shape[0], owner)
+    outputs = attributes.get("n_outputs_", 1)
+    if any(_attributes(m)["tree_"].n_outputs != outputs for m in members):
+        raise ValueError(f"a {owner}'s trees do not all have its n_outputs_")
+
+
+def _gradient_boosting(model: Any) -> None:
+    """``predict_stages`` (Cython) walks ``estimators_[i, k].tree_`` over input rows of the
+    first tree's width and adds into column k of an array with n_trees_per_iteration_
+    columns."""
+    attributes = _attributes(model)
+    stages = attributes.get("estimators_")
+    if stages is None:
+        return
+    owner = type(model).__name__
+    if not isinstance(stages, np.ndarray) or stages.dtype != object or stages.ndim != 2 or stages.size == 0:
+        raise ValueError(f"a {owner}'s estimators_ must be a non-empty 2-d object array")
+    from sklearn.tree import DecisionTreeRegressor
+
+    if not all(type(stage) is DecisionTreeRegressor for stage in stages.flat):
+        raise TypeError(f"a {owner}'s stages must be DecisionTreeRegressor")
+    _same_width(stages.flat, _width(attributes, owner), owner)
+    if any(stage.tree_.n_outputs != 1 or stage.tree_.max_n_classes != 1 for stage in stages.flat):
+        raise ValueError(f"a {owner}'s stage trees must have one output")
+    per_iteration = 1
+    if "classes_" in attributes:
+        n_classes = count(attributes.get("n_classes_"), f"a {owner}'s n_classes_", 1)
+        if len(attributes["classes_"]) != n_classes:
+            raise ValueError(f"a {owner}'s classes_ does not match n_classes_")
+        per_iteration = 1 if n_classes <= 2 else n_classes
+        init = attributes.get("init_")
+        if init != "zero" and len(getattr(init, "classes_", ())) != n_classes:
+            raise ValueError(f"a {owner}'s init_ does not predict its classes")
+    if stages.shape[1] != per_iteration or attributes.get("n_trees_per_iteration_", 1) != per_iteration:
+        raise ValueError(f"a {owner} must have {per_iteration} trees per stage")
+
+
+# --- histogram gradient boosting -------------------------------------------------------------
+
+
+def _predictor_state(predictor: Any, state: Any) -> None:
+    """A TreePredictor's nodes are walked in Cython: children after their node and inside the
+    array, categorical nodes on an existing bitset row."""
+    state = _state_dict(state, "TreePredictor")
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    nodes = state.get("nodes")
+    if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE or nodes.ndim != 1:
+        raise ValueError("a TreePredictor's nodes must be a 1-d array of predictor records")
+    if nodes.shape[0] == 0:
+        raise ValueError("a TreePredictor needs at least one node")
+    internal = nodes["is_leaf"] == 0
+    index = np.arange(nodes.shape[0])
+    for child in (nodes["left"].astype(np.int64), nodes["right"].astype(np.int64)):
+        if np.any((child[internal] <= index[internal]) | (child[internal] >= nodes.shape[0])):
+            raise ValueError("a TreePredictor node's child is out of range or not after its parent")
+    if np.any(nodes["feature_idx"][internal].astype(np.int64) < 0):
+        raise ValueError("a TreePredictor node splits on a negative feature")
+    categorical = internal & (nodes["is_categorical"] != 0)
+    for key in ("binned_left_cat_bitsets", "raw_left_cat_bitsets"):
+        bitsets = state.get(key)
+        if not isinstance(bitsets, np.ndarray) or bitsets.ndim != 2 or bitsets.shape[1] != 8:
+            raise ValueError(f"a TreePredictor's {key} must be an (n, 8) array")
+        if np.any(nodes["bitset_idx"][categorical].astype(np.int64) >= bitsets.shape[0]):
+            raise ValueError("a TreePredictor node refers to a missing category bitset")
+
+
+def _bin_mapper(mapper: Any) -> None:
+    """``_map_to_bins`` (Cython) reads is_categorical_ for every column it maps."""
+    attributes = _attributes(mapper)
+    if "bin_thresholds_" not in attributes:
+        return
+    n_bins = array(attributes.get("n_bins_non_missing_"), "a binner's n_bins_non_missing_", "iu", ndim=1)
+    flags = array(attributes.get("is_categorical_"), "a binner's is_categorical_", "bu", ndim=1)
+    thresholds = attributes["bin_thresholds_"]
+    if not isinstance(thresholds, list) or not len(thresholds) == flags.shape[0] == n_bins.shape[0]:
+        raise ValueError("a binner's per-feature arrays must all have one entry per feature")
+    for threshold in thresholds:
+        array(threshold, "a bin threshold array", "f", ndim=1)
+
+
+def _hist_gradient_boosting(model: Any) -> None:
+    """Predictors split on input columns (the model checks input width against
+    n_features_in_) and look categories up by feature in the binner's categorical flags."""
+    attributes = _attributes(model)
+    rounds = attributes.get("_predictors")
+    if rounds is None:
+        return
+    owner = type(model).__name__
+    width = _width(attributes, owner)
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+    mapper = attributes.get("_bin_mapper")
+    if type(mapper) is not _BinMapper or mapper.is_categorical_.shape[0] != width:
+        raise ValueError(f"a {owner}'s binner does not have its {width} features")
+    per_iteration = count(attributes.get("n_trees_per_iteration_"), f"a {owner}'s n_trees_per_iteration_", 1)
+    for predictors in rounds:
+        if not isinstance(predictors, list) or len(predictors) != per_iteration:
+            raise ValueError(f"a {owner} must have {per_iteration} predictors per iteration")
+        for predictor in predictors:
+            if type(predictor) is not TreePredictor:
+                raise TypeError(f"a {owner}'s predictors must be TreePredictor")
+            nodes = predictor.nodes
+            internal = nodes["is_leaf"] == 0
+            features = nodes["feature_idx"][internal].astype(np.int64)
+            indices_below(features, width, f"a {owner} tree's split feature")
+            on_categories = features[nodes["is_categorical"][internal] != 0]
+            if not np.all(mapper.is_categorical_[on_categories]):
+                raise ValueError(f"a {owner} tree splits categories of a feature that has none")
+
+
+# --- neighbors -------------------------------------------------------------------------------
+
+# What each distance metric's vec and mat hold, for a metric of dimension d: the weights or
+# the work vector its dist() writes, and the matrix it reads, d entries per row.
+_METRIC_SIZES = {
+    "MahalanobisDistance": ("vec = d", "mat = d"),
+    "SEuclideanDistance": ("vec = d", None),
+    "MinkowskiDistance": ("vec = 0 or d", None),
+}
+
+
+def _metric_kind(metric: Any) -> str:
+    return type(metric).__name__.removesuffix("64").removesuffix("32")
+
+
+def _distance_metric_state(metric: Any, state: Any) -> None:
+    if not isinstance(state, tuple) or len(state) != 3:
+        raise TypeError("a DistanceMetric state must be (p, vec, mat)")
+    p, vec, mat = state
+    if not isinstance(p, (float, int, np.floating, np.integer)) or not p > 0:
+        raise ValueError("a DistanceMetric's p must be a positive number")
+    vec = array(vec, "a DistanceMetric's vec", "f", ndim=1)
+    mat = array(mat, "a DistanceMetric's mat", "f", ndim=2)
+    if _metric_kind(metric) == "MahalanobisDistance" and not vec.shape[0] == mat.shape[0] == mat.shape[1]:
+        raise ValueError("a Mahalanobis metric's work vector and matrix must have one size")
+
+
+def check_metric_dimension(metric: Any, dimension: int) -> None:
+    """A metric whose vec or mat is sized by the data dimension must have exactly that size:
+    its dist() loops over the data's dimension."""
+    sizes = _METRIC_SIZES.get(_metric_kind(metric))
+    if sizes is None:
+        return
+    p, vec, mat = metric.__getstate__()
+    if vec.shape[0] != dimension and not (sizes[0] == "vec = 0 or d" and vec.shape[0] == 0):
+        raise ValueError(f"a distance metric's vector does not have the data's {dimension} entries")
+    if sizes[1] is not None and mat.shape != (dimension, dimension):
+        raise ValueError(f"a distance metric's matrix is not {dimension} x {dimension}")
+
+
+def _binary_tree_state(tree: Any, state: Any) -> None:
+    """KDTree and BallTree queries walk node_data (a heap: node i's children are 2i+1 and
+    2i+2), read idx_array[idx_start:idx_end] and then those rows of data, and node_bounds."""
+    if not isinstance(state, tuple) or len(state) != 13:
+        raise TypeError("a KDTree/BallTree state must be a 13-tuple")
+    data, idx_array, node_data, node_bounds, *numbers, metric, sample_weight = state
+    data = array(data, "a neighbors tree's data", "f", ndim=2)
+    n_samples, dimension = data.shape
+    if n_samples == 0 or dimension == 0:
+        raise ValueError("a neighbors tree needs data")
+    idx_array = array(idx_array, "a neighbors tree's idx_array", "i", ndim=1)
+    if idx_array.shape[0] != n_samples:
+        raise ValueError("a neighbors tree's idx_array must index every sample")
+    indices_below(idx_array, n_samples, "a neighbors tree's sample index")
+    leaf_size, n_levels, n_nodes, *counters = (count(n, "a neighbors tree count") for n in numbers)
+    fields = ("idx_start", "idx_end", "is_leaf", "radius")
+    if not isinstance(node_data, np.ndarray) or node_data.ndim != 1 or node_data.dtype.names != fields:
+        raise ValueError("a neighbors tree's node_data must be a 1-d array of node records")
+    if n_levels < 1 or n_levels > 62 or n_nodes != 2**n_levels - 1 or node_data.shape[0] != n_nodes:
+        raise ValueError("a neighbors tree's node count does not match its levels")
+    start, end = node_data["idx_start"], node_data["idx_end"]
+    if np.any((start < 0) | (start > end) | (end > n_samples)):
+        raise ValueError("a neighbors tree node's index range is outside its samples")
+    internal = np.flatnonzero(node_data["is_leaf"] == 0)
+    if internal.size and 2 * int(internal.max()) + 2 >= n_nodes:
+        raise ValueError("a neighbors tree node's children are outside the tree")
+    bounds_rows = 2 if type(tree).__name__ == "KDTree" else 1
+    node_bounds = array(node_bounds, "a neighbors tree's node_bounds", "f", ndim=3)
+    if node_bounds.shape != (bounds_rows, n_nodes, dimension):
+        raise ValueError(f"a neighbors tree's node_bounds must be {(bounds_rows, n_nodes, dimension)}")
+    from sklearn.metrics import DistanceMetric
+
+    if not isinstance(metric, DistanceMetric) or _metric_kind(metric) == "PyFuncDistance":
+        raise TypeError("a neighbors tree's metric must be a built-in DistanceMetric")
+    check_metric_dimension(metric, dimension)
+    if sample_weight is not None:
+        weights = array(sample_weight, "a neighbors tree's sample_weight", "f", ndim=1)
+        if weights.shape[0] != n_samples:
+            raise ValueError("a neighbors tree needs one sample weight per sample")
+
+
+def _neighbors_estimator(estimator: Any) -> None:
+    """Brute-force searches run Cython over the query and ``_fit_X`` rows with the query's
+    width, and search sizes are checked against n_samples_fit_."""
+    attributes = _attributes(estimator)
+    fitted = attributes.get("_fit_X")
+    if fitted is None:
+        return
+    owner = type(estimator).__name__
+    width = _width(attributes, owner)
+    from scipy.sparse import issparse
+
+    if not issparse(fitted):
+        fitted = array(fitted, f"a {owner}'s _fit_X", "f", ndim=2)
+    if fitted.ndim != 2 or fitted.shape[1] != width and attributes.get("effective_metric_") != "precomputed":
+        raise ValueError(f"a {owner}'s _fit_X does not have its {width} features")
+    if count(attributes.get("n_samples_fit_"), f"a {owner}'s n_samples_fit_", 1) != fitted.shape[0]:
+        raise ValueError(f"a {owner}'s n_samples_fit_ does not match _fit_X")
+    method = attributes.get("_fit_method")
+    tree = attributes.get("_tree")
+    if method not in ("brute", "kd_tree", "ball_tree"):
+        raise ValueError(f"a {owner}'s _fit_method is not one scikit-learn knows")
+    if method != "brute" and (tree is None or tree.data.shape != fitted.shape):
+        raise ValueError(f"a {owner}'s tree does not hold its _fit_X")
+    params = attributes.get("effective_metric_params_") or {}
+    if not isinstance(params, dict):
+        raise TypeError(f"a {owner}'s metric parameters must be a dict")
+    for key, value in params.items():
+        if isinstance(value, np.ndarray) and any(size != width for size in value.shape):
+            raise ValueError(f"a {owner}'s metric parameter {key!r} does not have its {width} features")
+
+
+def _centers(name: str) -> Callable[[Any], None]:
+    """Estimators whose predict runs Cython (k-means' Lloyd step, ArgKmin) over input rows and
+    the rows of ``name``, with the input's width."""
+
+    def check(estimator: Any) -> None:
+        attributes = _attributes(estimator)
+        if name not in attributes:
+            return
+        owner = type(estimator).__name__
+        centers = array(attributes[name], f"a {owner}'s {name}", "f", ndim=2)
+        if centers.shape[1] != _width(attributes, owner) or centers.shape[0] == 0:
+            raise ValueError(f"a {owner}'s {name} does not have its input's width")
+        if "_n_threads" in attributes:
+            # Threads are the machine's business, not the file's.
+            from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+
+            count(attributes["_n_threads"], f"a {owner}'s _n_threads", 1)
+            estimator._n_threads = _openmp_effective_n_threads()
+
+    return check
+
+
+# --- libsvm -----------------------------------------------------------------------------------
+
+_KERNELS = ("linear", "poly", "rbf", "sigmoid", "precomputed")
+
+
+def _libsvm(model: Any) -> None:
+    """libsvm's predict (C) builds its model from these arrays with their lengths implied:
+    n_class = len(_n_support) classes, n_class*(n_class-1)/2 intercepts (and probA/probB),
+    n_class-1 rows of dual coefficients for l support vectors, whose count per class sums to
+    l; a precomputed kernel reads input column support_[i]."""
+    attributes = _attributes(model)
+    if "support_" not in attributes:
+        return
+    owner = type(model).__name__
+    from scipy.sparse import issparse
+    impl = type(model)._impl
+    if attributes.get("_impl", impl) != impl:
+        raise ValueError(f"a {owner}'s _impl is not its own")
+    kernel = attributes.get("kernel")
+    if not callable(kernel) and kernel not in _KERNELS:
+        raise ValueError(f"a {owner}'s kernel is not one libsvm knows")
+    n_support = array(attributes.get("_n_support"), f"a {owner}'s _n_support", "i", ndim=1)
+    n_class = n_support.shape[0]
+    support = array(attributes.get("support_"), f"a {owner}'s support_", "i", ndim=1)
+    vectors = attributes.get("support_vectors_")
+    vectors = vectors if issparse(vectors) else array(vectors, f"a {owner}'s support_vectors_", "f", ndim=2)
+    n_vectors = support.shape[0]
+    width = _width(attributes, owner)
+    shape_fit = attributes.get("shape_fit_")
+    if not isinstance(shape_fit, tuple) or len(shape_fit) != 2:
+        raise ValueError(f"a {owner}'s shape_fit_ must be a pair")
+    n_train, fit_width = (count(size, f"a {owner}'s shape_fit_") for size in shape_fit)
+    indices_below(support, n_train, f"a {owner}'s support index")
+    if attributes.get("_sparse") is not issparse(vectors):
+        raise ValueError(f"a {owner}'s _sparse does not match its support vectors")
+    if kernel == "precomputed":
+        if width != n_train:
+            raise ValueError(f"a precomputed {owner} must take {n_train} columns")
+    elif fit_width != width or vectors.shape != (n_vectors, width):
+        raise ValueError(f"a {owner}'s support vectors are not {n_vectors} x {width}")
+    if n_class < 2 or (impl in ("c_svc", "nu_svc") and n_support.min() < 0):
+        raise ValueError(f"a {owner} needs two or more classes")
+    if impl in ("c_svc", "nu_svc") and n_support.sum() != n_vectors:
+        raise ValueError(f"a {owner}'s support counts do not add up to its support vectors")
+    pairs = n_class * (n_class - 1) // 2
+    dual = array(attributes.get("_dual_coef_"), f"a {owner}'s _dual_coef_", "f", ndim=2)
+    if dual.shape != (n_class - 1, n_vectors) or dual.dtype != np.float64 or not dual.flags.c_contiguous:
+        raise ValueError(f"a {owner}'s dual coefficients must be {n_class - 1} x {n_vectors} float64")
+    if array(attributes.get("_intercept_"), f"a {owner}'s _intercept_", "f", ndim=1).shape[0] != pairs:
+        raise ValueError(f"a {owner} needs {pairs} intercepts")
+    for key in ("_probA", "_probB"):
+        if array(attributes.get(key), f"a {owner}'s {key}", "f", ndim=1).shape[0] not in (0, pairs):
+            raise ValueError(f"a {owner}'s {key} must be empty or have {pairs} entries")
+    count(attributes.get("degree"), f"a {owner}'s degree")
+    for key in ("_gamma", "coef0", "cache_size"):
+        if not isinstance(attributes.get(key), (float, int, np.floating, np.integer)):
+            raise TypeError(f"a {owner}'s {key} must be a number")
+
+
+# --- text and dict vectorizers ---------------------------------------------------------------
+
+
+def _vocabulary(vectorizer: Any) -> None:
+    """The vectorizers build CSR matrices with ``vocabulary_`` values as column indices and its
+    length as the width, unchecked by scipy until a C++ kernel writes there."""
+    attributes = _attributes(vectorizer)
+    vocabulary = attributes.get("vocabulary_")
+    if vocabulary is None:
+        return
+    if not isinstance(vocabulary, dict):
+        raise TypeError("a vectorizer's vocabulary_ must be a dict")
+    size = len(vocabulary)
+    for column in vocabulary.values():
+        count(column, "a vocabulary column", 0, size - 1)
+    names = attributes.get("feature_names_")
+    if names is not None and (not isinstance(names, list) or len(names) != size):
+        raise ValueError("a DictVectorizer's feature_names_ must name every column")
+
+
+def _hasher(hasher: Any) -> None:
+    """Hashing (Cython) takes each hash modulo n_features, the output's width."""
+    count(_attributes(hasher).get("n_features"), "a hasher's n_features", 1)
+
+
+# --- scipy.sparse ----------------------------------------------------------------------------
+
+# Flags that let scipy skip sorting or deduplicating: forgotten, so scipy works them out again.
+_SPARSE_FLAGS = ("_has_sorted_indices", "_has_canonical_format", "has_canonical_format")
+
+
+def _sparse_common(matrix: Any) -> tuple[int, ...]:
+    attributes = _attributes(matrix)
+    for flag in _SPARSE_FLAGS:
+        attributes.pop(flag, None)
+    shape = attributes.get("_shape")
+    if not isinstance(shape, tuple) or not 1 <= len(shape) <= 2:
+        raise ValueError("a sparse matrix's shape must be a tuple of one or two sizes")
+    shape = tuple(count(size, "a sparse matrix dimension", 0, 2**62) for size in shape)
+    matrix._shape = shape
+    return shape
+
+
+def _sparse_data(values: Any, ndim: int) -> np.ndarray:
+    return array(values, "a sparse matrix's data", "biufc", ndim=ndim)
+
+
+def _compressed(matrix: Any) -> None:
+    """CSR, CSC and BSR kernels (C++) index by indptr and indices without checks;
+    ``check_format(full_check=True)`` verifies every one against the shape."""
+    _sparse_common(matrix)
+    _sparse_data(matrix.data, 3 if matrix.format == "bsr" else 1)
+    array(matrix.indices, "a sparse matrix's indices", "iu", ndim=1)
+    array(matrix.indptr, "a sparse matrix's indptr", "iu", ndim=1)
+    matrix.check_format(full_check=True)
+
+
+def _coordinates(matrix: Any) -> None:
+    """COO's todense and products (C++) write at every (row, column) pair."""
+    shape = _sparse_common(matrix)
+    _sparse_data(matrix.data, 1)
+    coords = matrix.coords
+    if not isinstance(coords, tuple) or len(coords) != len(shape):
+        raise ValueError("a COO matrix needs one coordinate array per dimension")
+    for axis, coordinate in zip(shape, coords):
+        coordinate = array(coordinate, "a COO coordinate", "iu", ndim=1)
+        if coordinate.shape[0] != matrix.data.shape[0]:
+            raise ValueError("a COO matrix needs one coordinate per value")
+        indices_below(coordinate, axis, "a COO coordinate")
+    matrix._check()
+
+
+def _diagonals(matrix: Any) -> None:
+    """DIA's matvec (C++) walks data row k as diagonal offsets[k], clipped to the shape."""
+    _sparse_common(matrix)
+    data = _sparse_data(matrix.data, 2)
+    offsets = array(matrix.offsets, "a DIA matrix's offsets", "iu", ndim=1)
+    if offsets.shape[0] != data.shape[0]:
+        raise ValueError("a DIA matrix needs one offset per diagonal")
+
+
+def _rows_of_lists(matrix: Any) -> None:
+    """LIL's tocsr flattens its row lists (Cython) into a CSR matrix whose column indices are
+    not checked again."""
+    rows_count, columns = _sparse_common(matrix)
+    rows, data = matrix.rows, matrix.data
+    for part in (rows, data):
+        if not isinstance(part, np.ndarray) or part.dtype != object or part.shape != (rows_count,):
+            raise ValueError("a LIL matrix needs one list per row")
+    for row, values in zip(rows, data):
+        if not isinstance(row, list) or not isinstance(values, list) or len(row) != len(values):
+            raise ValueError("a LIL row must be two lists of one length")
+        for column in row:
+            count(column, "a LIL column", 0, columns - 1)
+
+
+def _dictionary_of_keys(matrix: Any) -> None:
+    """DOK converts its keys to COO coordinates, then to C++ kernels."""
+    shape = _sparse_common(matrix)
+    entries = _attributes(matrix).get("_dict")
+    if not isinstance(entries, dict):
+        raise TypeError("a DOK matrix's entries must be a dict")
+    for key in entries:
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) != len(shape):
+            raise ValueError("a DOK key must have one index per dimension")
+        for index, size in zip(key, shape):
+            count(index, "a DOK index", 0, size - 1)
+
+
+def _dtype_attribute(check: Callable[[Any], None]) -> Callable[[Any], None]:
+    """LIL and DOK keep their dtype as a plain attribute, used to allocate their outputs."""
+
+    def checked(matrix: Any) -> None:
+        check(matrix)
+        dtype = _attributes(matrix).get("dtype")
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "biufc":
+            raise TypeError("a sparse matrix's dtype must be numeric")
+
+    return checked
+
+
+_SPARSE_FORMATS = {
+    "csr": _compressed,
+    "csc": _compressed,
+    "bsr": _compressed,
+    "coo": _coordinates,
+    "dia": _diagonals,
+    "lil": _dtype_attribute(_rows_of_lists),
+    "dok": _dtype_attribute(_dictionary_of_keys),
+}
+
+
+# --- the tables ------------------------------------------------------------------------------
+
+
+def _classes(*public: str) -> list[type]:
+    """The classes named by their public paths (``module.Name``) in the installed packages."""
+    import importlib
+
+    found = []
+    for name in public:
+        module, _, attribute = name.rpartition(".")
+        cls = getattr(importlib.import_module(module), attribute, None)
+        if cls is not None:
+            found.append(cls)
+    return found
+
+
+TREE_ESTIMATORS = (
+    "sklearn.tree.DecisionTreeClassifier",
+    "sklearn.tree.DecisionTreeRegressor",
+    "sklearn.tree.ExtraTreeClassifier",
+    "sklearn.tree.ExtraTreeRegressor",
+)
+FORESTS = (
+    "sklearn.ensemble.RandomForestClassifier",
+    "sklearn.ensemble.RandomForestRegressor",
+    "sklearn.ensemble.ExtraTreesClassifier",
+    "sklearn.ensemble.ExtraTreesRegressor",
+    "sklearn.ensemble.RandomTreesEmbedding",
+    "sklearn.ensemble.IsolationForest",
+)
+GRADIENT_BOOSTING = ("sklearn.ensemble.GradientBoostingClassifier", "sklearn.ensemble.GradientBoostingRegressor")
+HIST_GRADIENT_BOOSTING = (
+    "sklearn.ensemble.HistGradientBoostingClassifier",
+    "sklearn.ensemble.HistGradientBoostingRegressor",
+)
+NEIGHBORS_ESTIMATORS = (
+    "sklearn.neighbors.KNeighborsClassifier",
+    "sklearn.neighbors.KNeighborsRegressor",
+    "sklearn.neighbors.KNeighborsTransformer",
+    "sklearn.neighbors.RadiusNeighborsClassifier",
+    "sklearn.neighbors.RadiusNeighborsRegressor",
+    "sklearn.neighbors.RadiusNeighborsTransformer",
+    "sklearn.neighbors.NearestNeighbors",
+    "sklearn.neighbors.LocalOutlierFactor",
+)
+CENTERS = {
+    "sklearn.cluster.KMeans": "cluster_centers_",
+    "sklearn.cluster.MiniBatchKMeans": "cluster_centers_",
+    "sklearn.cluster.MeanShift": "cluster_centers_",
+    "sklearn.cluster.AffinityPropagation": "cluster_centers_",
+    "sklearn.neighbors.NearestCentroid": "centroids_",
+    "sklearn.cluster.Birch": "subcluster_centers_",
+}
+LIBSVM = ("sklearn.svm.SVC", "sklearn.svm.NuSVC", "sklearn.svm.SVR", "sklearn.svm.NuSVR", "sklearn.svm.OneClassSVM")
+VOCABULARIES = (
+    "sklearn.feature_extraction.DictVectorizer",
+    "sklearn.feature_extraction.text.CountVectorizer",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+)
+HASHERS = ("sklearn.feature_extraction.FeatureHasher", "sklearn.feature_extraction.text.HashingVectorizer")
+NEIGHBORS_TREES = ("sklearn.neighbors.KDTree", "sklearn.neighbors.BallTree")
+
+
+_NO_CHECKS: tuple[None, None, None] = (None, None, None)
+
+
+@functools.lru_cache(maxsize=4096)
+def checks_for(name: str) -> tuple[Callable | None, Callable | None, Callable | None]:
+    """The (args, before-state, after-state) checks of the type ``name``; only scikit-learn
+    and scipy.sparse types have any, so nothing else imports those packages."""
+    if not name.startswith(("sklearn.", "scipy.sparse.")):
+        return _NO_CHECKS
+    return tuple(table.get(name) for table in _tables())  # type: ignore[return-value]
+
+
+def is_validated(name: str) -> bool:
+    return checks_for(name) != _NO_CHECKS
+
+
+@functools.cache
+def _tables() -> tuple[dict[str, Callable], dict[str, Callable], dict[str, Callable]]:
+    """``(ARGS, BEFORE_STATE, AFTER_STATE)``, keyed by qualified name."""
+    import scipy.sparse  # noqa: F401  (the formats below are looked up in it)
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.metrics import DistanceMetric, _dist_metrics
+    from sklearn.tree._tree import Tree
+
+    def named(classes: list[type], check: Callable) -> dict[str, Callable]:
+        return {qualified_name(cls): check for cls in classes}
+
+    metrics = _builtin_metrics(_dist_metrics, DistanceMetric)
+    args = named([Tree], _tree_args)
+    before = {
+        **named([Tree], _tree_state),
+        **named([TreePredictor], _predictor_state),
+        **named(_classes(*NEIGHBORS_TREES), _binary_tree_state),
+        **named(metrics, _distance_metric_state),
+    }
+    after = {
+        **named(_classes(*TREE_ESTIMATORS), _tree_estimator),
+        **named(_classes(*FORESTS), _forest),
+        **named(_classes(*GRADIENT_BOOSTING), _gradient_boosting),
+        **named(_classes(*HIST_GRADIENT_BOOSTING), _hist_gradient_boosting),
+        **named([_BinMapper], _bin_mapper),
+        **named(_classes(*NEIGHBORS_ESTIMATORS), _neighbors_estimator),
+        **named(_classes(*LIBSVM), _libsvm),
+        **named(_classes(*VOCABULARIES), _vocabulary),
+        **named(_classes(*HASHERS), _hasher),
+    }
+    for name, attribute in CENTERS.items():
+        after.update(named(_classes(name), _centers(attribute)))
+    for fmt, check in _SPARSE_FORMATS.items():
+        after.update(named(_classes(f"scipy.sparse.{fmt}_matrix", f"scipy.sparse.{fmt}_array"), check))
+    return args, before, after
+
+
+def _builtin_metrics(module: Any, base: type) -> list[type]:
+    """The DistanceMetric classes of ``module`` but the one that calls a Python function."""
+    return [
+        c
+        for c in vars(module).values()
+        if isinstance(c, type) and issubclass(c, base) and c is not base
+        and not c.__name__.startswith("PyFuncDistance")
+    ]
