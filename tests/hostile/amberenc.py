@@ -40,7 +40,8 @@ def crc(b): return zlib.crc32(b) & 0xFFFFFFFF
 
 def bigint_bytes(value: int) -> bytes:
     """Minimal two's-complement little-endian encoding (section 6.6)."""
-    length = (value.bit_length() + 8) // 8  # room for the sign bit
+    magnitude = value if value >= 0 else ~value
+    length = (magnitude.bit_length() + 8) // 8  # room for the sign bit
     return value.to_bytes(length, "little", signed=True)
 
 
