@@ -431,7 +431,7 @@ def encode_value(f: AmberFile, value, memo=None) -> int:
         if value.dtype == object:
             at = remember(f.reserve())
             return f.object_array(value.shape, [enc(v) for v in value.ravel()], at=at)
-        data = np.ascontiguousarray(value.astype(value.dtype.newbyteorder("<")))
+        data = value.astype(value.dtype.newbyteorder("<"), order="C")  # keeps 0-d arrays 0-d
         dtype = numpy_dtype_of(f, data.dtype)
         return remember(f.array_node(f.array(dtype, data.shape, data.tobytes())))
     if isinstance(value, np.generic):

@@ -93,8 +93,9 @@ def crash_of(result: dict) -> str | None:
     if result["timeout"]:
         return f"timeout after {TIMEOUT:.0f} s"
     err = result["err"]
-    if "memory allocation of" in err:
-        return "memory abort: " + err.strip().splitlines()[-1][:200]
+    abort = [line for line in err.splitlines() if "memory allocation of" in line]
+    if abort:
+        return f"memory abort (exit {result['rc']}): {abort[0].strip()[:200]}"
     if result["rc"] < 0:
         return f"killed by {signal.Signals(-result['rc']).name}: {err.strip()[-200:]}"
     if "panicked" in err or result["rc"] == 101:
@@ -116,9 +117,13 @@ def judge_cli(case: dict, path: str, result: dict, workdir: str, expected_output
     rc, line = result["rc"], first_line(result)
     detail = f"exit {rc}, stdout {line[:120]!r}, stderr {result['err'].strip()[-200:]!r}"
     expect = case["expect"]
+    if path in case.get("may_pass", ()) and rc == 0:
+        return None
     if expect == "reject":
         if rc == 0 and case["stage"] == "data" and (path in NO_DATA_PATHS or path.startswith("cli:extract")):
             return None
+        if rc == 1 and not line and case["stage"] == "data" and path.startswith("cli:convert"):
+            return None  # refused for its content (not a flat map) before reading the data
         if rc != 1 or line != case["error"]:
             return f"expected {case['error']}; got {detail}"
         return None
@@ -163,10 +168,11 @@ def cli_cases(case: dict) -> list[tuple[str, list[str], set]]:
     for i, array_path in enumerate(case.get("arrays", default)[:3]):
         cases.append((f"cli:extract[{array_path}]", ["extract", f, array_path, "-o", f"out{i}.npy"],
                       {f"out{i}.npy"}))
-    if case.get("convert") or case["expect"] == "reject":
-        cases.append(("cli:convert-npz", ["convert", f, "out.npz"], {"out.npz"}))
-        cases.append(("cli:convert-safetensors", ["convert", f, "out.safetensors"], {"out.safetensors"}))
-    return cases
+    formats = case.get("convert", ["npz", "safetensors"] if case["expect"] == "reject" else [])
+    for fmt in formats:
+        cases.append((f"cli:convert-{fmt}", ["convert", f, f"out.{fmt}"], {f"out.{fmt}"}))
+    skip = case.get("skip", ())
+    return [c for c in cases if not any(c[0].startswith(s) for s in skip)]
 
 
 def judge_probe(case: dict, path: str, result: dict) -> str | None:
@@ -260,7 +266,10 @@ def python_case(path: str, case: dict):
     raise ValueError(path)
 
 
-def child(path: str, case: dict, write_fd: int) -> None:
+def child(path: str, case: dict, write_fd: int, err_path: str) -> None:
+    err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(err_fd, 1)
+    os.dup2(err_fd, 2)
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
     signal.alarm(int(TIMEOUT))
 
@@ -291,23 +300,25 @@ def child(path: str, case: dict, write_fd: int) -> None:
     os._exit(0)
 
 
-def run_python(jobs: list[tuple[dict, str]], parallel: int) -> list[tuple[dict, str, dict]]:
-    """Forks one child per (case, path), at most `parallel` at a time."""
+def run_python(jobs: list[tuple[dict, str]], parallel: int, tmp: str) -> list[tuple[dict, str, dict]]:
+    """Forks one child per (case, path), at most `parallel` at a time; their output goes to a
+    file in `tmp`, whose tail explains a crash."""
     results, pending, running = [], list(jobs), {}
     while pending or running:
         while pending and len(running) < parallel:
             case, path = pending.pop(0)
             read_fd, write_fd = os.pipe()
+            err_path = os.path.join(tmp, f"child-{len(pending)}.err")
             pid = os.fork()
             if pid == 0:
                 os.close(read_fd)
                 try:
-                    child(path, case, write_fd)
+                    child(path, case, write_fd, err_path)
                 finally:
                     os._exit(3)
             os.close(write_fd)
-            running[pid] = (case, path, read_fd, time.monotonic(), bytearray())
-        for pid, (case, path, fd, start, buf) in list(running.items()):
+            running[pid] = (case, path, read_fd, time.monotonic(), bytearray(), err_path)
+        for pid, (case, path, fd, start, buf, err_path) in list(running.items()):
             if select.select([fd], [], [], 0)[0]:
                 buf += os.read(fd, 1 << 16)
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -320,7 +331,11 @@ def run_python(jobs: list[tuple[dict, str]], parallel: int) -> list[tuple[dict, 
                 os.close(fd)
                 del running[pid]
                 lines = [json.loads(line) for line in buf.decode().splitlines() if line]
-                results.append((case, path, {"reports": lines, "status": status,
+                with open(err_path, "rb") as err:
+                    err.seek(max(0, os.path.getsize(err_path) - 4000))
+                    stderr = err.read().decode("utf-8", "replace")
+                os.remove(err_path)
+                results.append((case, path, {"reports": lines, "status": status, "stderr": stderr,
                                              "seconds": time.monotonic() - start}))
         time.sleep(0.002)
     return results
@@ -331,6 +346,9 @@ def judge_python(case: dict, path: str, run: dict) -> str | None:
     if os.WIFSIGNALED(status):
         sig = signal.Signals(os.WTERMSIG(status)).name
         what = "timeout after 10 s (SIGALRM)" if sig == "SIGALRM" else f"killed by {sig}"
+        abort = [line for line in run["stderr"].splitlines() if "memory allocation of" in line]
+        if abort:
+            what = f"memory abort ({sig}): {abort[0].strip()}"
         if reports and reports[-1]["status"] == "ok":
             return f"{what} while freeing the loaded value"
         return what
@@ -341,6 +359,8 @@ def judge_python(case: dict, path: str, run: dict) -> str | None:
     if st in ("untyped", "memory", "wrong"):
         return first["detail"]
     expect, python = case["expect"], case.get("python", "value")
+    if path in case.get("may_pass", ()) and st == "ok":
+        return None
     if expect == "reject":
         if st == "ok" and case["stage"] == "data" and path in NO_DATA_PATHS:
             return None
@@ -413,7 +433,7 @@ def main() -> int:
     # Python first, with no threads alive: forking a threaded process is unsafe.
     gc.freeze()
     py_jobs = [(case, path) for case in manifest for path in python_paths(case)]
-    for case, path, run in run_python(py_jobs, opts.jobs):
+    for case, path, run in run_python(py_jobs, opts.jobs, out_dir):
         record(case, path, judge_python(case, path, run), run["seconds"])
 
     def external(job):
