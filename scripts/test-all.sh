@@ -8,6 +8,8 @@
 #   4. Miri over the crate's unit tests, including the unsafe module, when nightly is present
 #   5. the Python package, built with maturin into a git-ignored .venv and tested with pytest
 #      against real numpy, scikit-learn and safetensors (and the CLI on their files)
+#   6. the hostile suite (tests/hostile/): generated hostile files through every reader path
+#      (CLI, crate API probe, Python), each under a 2 GiB memory cap and a 10 s timeout
 # Stops at the first failing step. Steps that need nightly print a notice and are skipped when
 # nightly is absent; the tools they need (cargo-fuzz, the Miri component) are installed here.
 set -euo pipefail
@@ -53,5 +55,9 @@ bash scripts/miri.sh
 
 step "python package (numpy, scikit-learn, safetensors, the amber CLI)"
 bash python/test.sh
+
+step "hostile suite (CLI, crate API, Python; 2 GiB and 10 s per case)"
+cargo build --release --features cli --example probe
+AMBER_PROBE="$target_dir/release/examples/probe" .venv/bin/python tests/hostile/run.py
 
 printf '\nall test steps passed in %ds\n' "$((SECONDS - started))"
