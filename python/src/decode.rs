@@ -36,10 +36,11 @@ const DETACH_BYTES: usize = 1 << 20;
 /// the stack.
 const MAX_IMMUTABLE_DEPTH: u32 = 10_000;
 
-/// Longest chain of object arrays, slices and other numpy objects, each holding the next, the
-/// loader builds (counted along every path, whatever lies between). numpy and CPython free
-/// these recursively without the trashcan that lists, dicts and tuples use, so a chain of
-/// some 100,000 overflows the C stack when it is freed; models nest them two or three deep.
+/// Longest chain of object arrays and typed objects, each holding the next, the loader builds
+/// (counted along every path, whatever lies between). numpy arrays, slices and Cython classes
+/// (scikit-learn's `PyFuncDistance64`) are freed recursively, without the trashcan that lists,
+/// dicts and tuples use, so a chain of some 100,000 overflows the C stack when it is freed.
+/// Models nest them a few levels deep; pickle itself refuses to save 1,000.
 const MAX_RECURSIVE_FREE_DEPTH: u32 = 1_000;
 
 /// Most keys of one dict, set or frozenset that may share one Python hash. CPython compares
@@ -639,14 +640,10 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
     /// Records how deep node `id` nests values freed recursively, given the `children` it is
     /// about to hold, and fails before it would nest them too deep.
     fn check_free_depth(&mut self, id: NodeId, children: Children<'r>) -> PyResult<()> {
-        let own = u32::from(match self.graph().node(id) {
-            Node::ObjectArray { .. } => true,
-            // numpy subclasses (masked arrays) hold arrays that may hold objects.
-            Node::Object { type_name, .. } => {
-                type_name == "builtins.slice" || type_name.starts_with("numpy.")
-            }
-            _ => false,
-        });
+        let own = u32::from(matches!(
+            self.graph().node(id),
+            Node::ObjectArray { .. } | Node::Object { .. }
+        ));
         let below = children
             .iter()
             .map(|c| self.free_depth[c.index()])
@@ -657,7 +654,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             return Err(limit_exceeded(
                 self.py,
                 &format!(
-                    "object arrays or slices nested deeper than {MAX_RECURSIVE_FREE_DEPTH} at node {}",
+                    "object arrays or typed objects nested deeper than {MAX_RECURSIVE_FREE_DEPTH} at node {}",
                     id.index()
                 ),
             ));

@@ -112,14 +112,23 @@ def nested_sequences(kind: str, depth: int) -> bytes:
     return g.file(inner)
 
 
-def nested_slices(depth: int) -> bytes:
-    """``slice(slice(...(None)))``, ``depth`` deep, each a typed object with args."""
+def nested_objects(type_name: str, depth: int) -> bytes:
+    """``T(T(...T(None)))``, ``depth`` deep, each a typed object with args: ``slice`` and
+    scikit-learn's ``PyFuncDistance64`` (a Cython class) are freed without the trashcan."""
     g = Graph()
-    slice_type = g.string("builtins.slice")
+    type_index = g.string(type_name)
     inner = g.none()
     for _ in range(depth):
-        inner = g.object_(slice_type, args=g.seq("tuple", [inner]))
+        inner = g.object_(type_index, args=g.seq("tuple", [inner]))
     return g.file(inner)
+
+
+def nested_slices(depth: int) -> bytes:
+    return nested_objects("builtins.slice", depth)
+
+
+def nested_distance_metrics(depth: int) -> bytes:
+    return nested_objects("sklearn.metrics._dist_metrics.PyFuncDistance64", depth)
 
 
 def colliding_ints(count: int) -> list[int]:
