@@ -377,6 +377,37 @@ def test_sparse_formats_with_hostile_indices(kind, tmp_path):
     assert_refused(cases, tmp_path)
 
 
+class Constructed:
+    """Pickles as ``cls(*args)`` with no state."""
+
+    def __init__(self, cls, args):
+        self.reduced = (cls, args)
+
+    def __reduce_ex__(self, protocol):
+        return self.reduced
+
+
+def test_validated_types_built_from_arguments_alone_are_checked_too(tmp_path):
+    indices = np.array([0, 10**6])
+    csr = Constructed(sp.csr_matrix, ((np.ones(2), indices, np.array([0, 1, 2])), (2, 3)))
+    coo = Constructed(sp.coo_array, ((np.ones(1), (np.array([0]), np.array([10**6]))), (2, 3)))
+    model = fitted(lambda: DecisionTreeClassifier(random_state=0))
+    model.tree_ = Constructed(type(model.tree_), model.tree_.__reduce__()[1])  # no nodes at all
+    boosting = fitted(lambda: HistGradientBoostingClassifier(max_iter=2, random_state=0), X, Y2)
+    nodes = boosting._predictors[0][0].nodes.copy()
+    nodes["left"][0] = 10**6
+    predictor = type(boosting._predictors[0][0])
+    boosting._predictors[0][0] = Constructed(predictor, (nodes, np.zeros((0, 8), np.uint32), np.zeros((0, 8), np.uint32)))
+    dense = "obj.toarray(); obj @ np.ones(3)"
+    cases = [
+        ("csr_args", csr, dense, "scipy.sparse._csr.csr_matrix", ""),
+        ("coo_args", coo, dense, "scipy.sparse._coo.coo_array", ""),
+        ("tree_args_only", model, "obj.predict(X)", TREE, "tree_"),
+        ("predictor_args_only", boosting, "obj.predict(X)", predictor.__module__ + ".TreePredictor", "_predictors/0/0"),
+    ]
+    assert_refused(cases, tmp_path)
+
+
 def test_a_state_error_names_a_nested_object_in_the_cli_path_syntax():
     forest = fitted(lambda: ExtraTreesClassifier(n_estimators=4, random_state=0))
     forest.estimators_[2].tree_ = edited_nodes(forest.estimators_[2].tree_, 0, "feature", -4)
