@@ -419,6 +419,16 @@ def test_a_state_error_names_a_nested_object_in_the_cli_path_syntax():
     assert isinstance(error, af.FormatError) and error.error_class == "InvalidGraph"
 
 
+def test_every_estimator_is_trusted_by_default_but_the_documented_few():
+    # docs/trusted-types.md, "Not trusted by default": an estimator a scikit-learn release adds
+    # shows up here, to be reviewed before it is trusted.
+    from sklearn.utils import all_estimators
+
+    left_out = {"BisectingKMeans", "HDBSCAN", "LatentDirichletAllocation", "SplineTransformer"}
+    untrusted = {name for name, cls in all_estimators() if af.get_untrusted_types(af.dumps(cls)) != []}
+    assert untrusted == left_out
+
+
 def zero_distance(a, b):
     return 0.0
 
@@ -487,6 +497,7 @@ def outputs(model, method):
 
 
 @pytest.mark.parametrize("name", list(VALID))
+@pytest.mark.filterwarnings("ignore:The `probability` parameter:FutureWarning")
 def test_untouched_models_of_every_validated_type_predict_exactly_alike(name):
     factory, method = VALID[name]
     model = factory()

@@ -95,7 +95,7 @@ _SKLEARN_NUMPY_ONLY = {
     "ensemble": "AdaBoostClassifier AdaBoostRegressor BaggingClassifier BaggingRegressor "
     "StackingClassifier StackingRegressor "
     "VotingClassifier VotingRegressor",
-    "feature_extraction": "PatchExtractor",
+    "feature_extraction.image": "PatchExtractor",
     "feature_extraction.text": "TfidfTransformer",
     "feature_selection": "GenericUnivariateSelect RFE RFECV SelectFdr SelectFpr SelectFromModel "
     "SelectFwe SelectKBest SelectPercentile SequentialFeatureSelector VarianceThreshold",
