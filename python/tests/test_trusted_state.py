@@ -387,6 +387,19 @@ class Constructed:
         return self.reduced
 
 
+def test_a_tree_checked_on_the_loaders_helper_thread_is_named_the_same_way(tmp_path):
+    # Beside a megabyte of other arrays, a copying load checks tree nodes on its helper thread
+    # and fails at its end: the error still names the tree and its path.
+    forest = fitted(lambda: RandomForestClassifier(n_estimators=5, random_state=0))
+    forest.estimators_[3].tree_ = edited_nodes(forest.estimators_[3].tree_, 0, "right_child", 0)
+    ballast = [np.arange(70_000, dtype=np.float64), np.arange(70_000, dtype=np.float64) + 1]
+    af.dump([*ballast, forest], tmp_path / "forest.amber")
+    with pytest.raises(af.StateError) as info:
+        af.load(tmp_path / "forest.amber")
+    assert (info.value.type_name, info.value.path) == (TREE, "2/estimators_/3/tree_")
+    assert "not after its parent" in str(info.value.__cause__)
+
+
 def test_validated_types_built_from_arguments_alone_are_checked_too(tmp_path):
     indices = np.array([0, 10**6])
     csr = Constructed(sp.csr_matrix, ((np.ones(2), indices, np.array([0, 1, 2])), (2, 3)))
