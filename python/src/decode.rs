@@ -521,7 +521,8 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             }
             _ => {
                 let cls = self.policy.call_method1("resolve", (type_name,));
-                cls.and_then(|cls| self.policy.call_method1("new_instance", (cls, args)))
+                let has_state = state.is_some();
+                cls.and_then(|cls| self.policy.call_method1("new_instance", (cls, args, has_state)))
                     .map_err(|cause| self.state_error(id, cause))
             }
         }

@@ -20,7 +20,9 @@ Rebuilding a trusted class (the file's ``args`` and ``state``):
   container, number and string types, ndarray, dtype or numpy scalars: their values have node
   kinds of their own, and a call like ``list(range(10**12))`` would exhaust memory);
 - then the state: ``cls.__setstate__(obj, state)`` if the class defines it, else pickle's
-  default (``obj.__dict__.update(state)``, and slot values for a ``(dict, slots)`` pair).
+  default (``obj.__dict__.update(state)``, and slot values for a ``(dict, slots)`` pair);
+- around each step, the checks ``_validate`` has for the type (arguments, state, the finished
+  object; an object built from arguments alone is checked as a finished one).
 """
 
 from __future__ import annotations
@@ -93,7 +95,7 @@ _SKLEARN_NUMPY_ONLY = {
     "ensemble": "AdaBoostClassifier AdaBoostRegressor BaggingClassifier BaggingRegressor "
     "StackingClassifier StackingRegressor "
     "VotingClassifier VotingRegressor",
-    "feature_extraction": "PatchExtractor",
+    "feature_extraction.image": "PatchExtractor",
     "feature_extraction.text": "TfidfTransformer",
     "feature_selection": "GenericUnivariateSelect RFE RFECV SelectFdr SelectFpr SelectFromModel "
     "SelectFwe SelectKBest SelectPercentile SequentialFeatureSelector VarianceThreshold",
@@ -280,21 +282,27 @@ class Policy:
             raise UntrustedTypeError([name])
         return obj
 
-    def new_instance(self, cls: Any, args: tuple[Any, ...] | None) -> Any:
-        """An instance of the trusted class ``cls``, before its state is set."""
+    def new_instance(self, cls: Any, args: tuple[Any, ...] | None, has_state: bool = True) -> Any:
+        """An instance of the trusted class ``cls``, before its state (if ``has_state``) is set.
+
+        A validated type built from arguments alone is checked here, as its state would be: a
+        constructor like ``csr_matrix((data, indices, indptr))`` does not check indices."""
         if not isinstance(cls, type):
             raise TypeError(f"{cls!r} is not a class and cannot be instantiated from a file")
         name = self._name_of(cls)
-        if args is not None:
-            if name in _NOT_CONSTRUCTED or issubclass(cls, np.generic):
-                raise TypeError(f"{name} is not constructed from arguments in a file")
-            check_args = _validate.checks_for(name)[0]
-            if check_args is not None:
-                check_args(args)
-            return cls(*args)
-        if name in _NUMPY_RANDOM:
-            return cls()
-        return cls.__new__(cls)
+        if args is None:
+            return cls() if name in _NUMPY_RANDOM else cls.__new__(cls)
+        if name in _NOT_CONSTRUCTED or issubclass(cls, np.generic):
+            raise TypeError(f"{name} is not constructed from arguments in a file")
+        check_args, check_state, check_object = _validate.checks_for(name)
+        if check_state is not None and not has_state:
+            raise TypeError(f"{name} must be given its state, not only constructor arguments")
+        if check_args is not None:
+            check_args(args)
+        obj = cls(*args)
+        if check_object is not None and not has_state:
+            check_object(obj)
+        return obj
 
     def _name_of(self, cls: type) -> str:
         name = _CLASS_NAMES.get(cls)

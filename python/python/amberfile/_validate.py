@@ -279,10 +279,11 @@ def _hist_gradient_boosting(model: Any) -> None:
 
 # --- neighbors -------------------------------------------------------------------------------
 
-# What each distance metric's vec and mat hold, for a metric of dimension d: the weights or
-# the work vector its dist() writes, and the matrix it reads, d entries per row.
+# How each distance metric's vec and mat are sized by the data dimension d, for the metrics
+# whose dist() reads them (or a work buffer sized from them) for every dimension: Mahalanobis'
+# buffer and matrix come from mat, SEuclidean's variances and Minkowski's weights are vec.
 _METRIC_SIZES = {
-    "MahalanobisDistance": ("vec = d", "mat = d"),
+    "MahalanobisDistance": (None, "mat = d"),
     "SEuclideanDistance": ("vec = d", None),
     "MinkowskiDistance": ("vec = 0 or d", None),
 }
@@ -300,8 +301,8 @@ def _distance_metric_state(metric: Any, state: Any) -> None:
         raise ValueError("a DistanceMetric's p must be a positive number")
     vec = array(vec, "a DistanceMetric's vec", "f", ndim=1)
     mat = array(mat, "a DistanceMetric's mat", "f", ndim=2)
-    if _metric_kind(metric) == "MahalanobisDistance" and not vec.shape[0] == mat.shape[0] == mat.shape[1]:
-        raise ValueError("a Mahalanobis metric's work vector and matrix must have one size")
+    if _metric_kind(metric) == "MahalanobisDistance" and mat.shape[0] != mat.shape[1]:
+        raise ValueError("a Mahalanobis metric's matrix must be square")
 
 
 def check_metric_dimension(metric: Any, dimension: int) -> None:
@@ -311,7 +312,7 @@ def check_metric_dimension(metric: Any, dimension: int) -> None:
     if sizes is None:
         return
     p, vec, mat = metric.__getstate__()
-    if vec.shape[0] != dimension and not (sizes[0] == "vec = 0 or d" and vec.shape[0] == 0):
+    if sizes[0] is not None and vec.shape[0] != dimension and not (sizes[0] == "vec = 0 or d" and vec.shape[0] == 0):
         raise ValueError(f"a distance metric's vector does not have the data's {dimension} entries")
     if sizes[1] is not None and mat.shape != (dimension, dimension):
         raise ValueError(f"a distance metric's matrix is not {dimension} x {dimension}")
@@ -456,9 +457,13 @@ def _libsvm(model: Any) -> None:
     if impl in ("c_svc", "nu_svc") and n_support.sum() != n_vectors:
         raise ValueError(f"a {owner}'s support counts do not add up to its support vectors")
     pairs = n_class * (n_class - 1) // 2
-    dual = array(attributes.get("_dual_coef_"), f"a {owner}'s _dual_coef_", "f", ndim=2)
-    if dual.shape != (n_class - 1, n_vectors) or dual.dtype != np.float64 or not dual.flags.c_contiguous:
-        raise ValueError(f"a {owner}'s dual coefficients must be {n_class - 1} x {n_vectors} float64")
+    dual = attributes.get("_dual_coef_")
+    # Sparse models pass the CSR's data, read as a dense (n_class-1, l) block.
+    values = dual.data if issparse(dual) else array(dual, f"a {owner}'s _dual_coef_", "f", ndim=2)
+    if dual.shape != (n_class - 1, n_vectors) or values.size != (n_class - 1) * n_vectors:
+        raise ValueError(f"a {owner}'s dual coefficients must be {n_class - 1} x {n_vectors}")
+    if values.dtype != np.float64 or not values.flags.c_contiguous:
+        raise ValueError(f"a {owner}'s dual coefficients must be contiguous float64")
     if array(attributes.get("_intercept_"), f"a {owner}'s _intercept_", "f", ndim=1).shape[0] != pairs:
         raise ValueError(f"a {owner} needs {pairs} intercepts")
     for key in ("_probA", "_probB"):
