@@ -554,3 +554,104 @@ fn convert_names_what_cannot_be_represented() {
         .code(1);
     assert!(stderr_of(&refused).contains("hostile.npy"));
 }
+
+#[test]
+fn inspect_converts_a_shared_big_int_once_and_json_refers_to_it() {
+    let dir = temp_dir();
+    let file = dir.path().join("bigints.amber");
+    // 2^8191 - 1, the longest big int the default limits allow, referenced 20,000 times.
+    let mut maximal = vec![0xff; 1024];
+    maximal[1023] = 0x7f;
+    let mut graph = Graph::new();
+    let big = graph.add(Node::BigInt(&maximal));
+    let root = graph.add(Node::List(&vec![big; 20_000]));
+    graph.set_root(root);
+    Writer::create(&file, WriteOptions::default())
+        .unwrap()
+        .commit(&graph)
+        .unwrap();
+    let decimal = render::big_int_decimal(&maximal);
+    assert!(decimal.len() == 2466 && decimal.starts_with("5453"), "{decimal}");
+
+    let text = stdout_of(&amber().arg("inspect").arg(&file).assert().success());
+    assert!(text.contains(&format!("[0]: bigint {decimal}")), "{text}");
+    assert!(text.contains("… 19999 more bigint ([1..19999]"), "{text}");
+
+    // JSON: the first use carries the value, the other 19,999 refer to its path.
+    let assert = amber().args(["inspect", "--json"]).arg(&file).assert().success();
+    let doc: Json = serde_json::from_str(&stdout_of(&assert)).unwrap();
+    let entries = doc["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 20_001);
+    assert_eq!(entries[1]["value"], decimal.as_str());
+    assert_eq!(entries[1]["shared"], true);
+    let references = entries
+        .iter()
+        .filter(|e| e["kind"] == "reference" && e["same_as"] == "0")
+        .count();
+    assert_eq!(references, 19_999);
+}
+
+#[test]
+fn inspect_text_shortens_a_long_key_shared_by_many_entries() {
+    let dir = temp_dir();
+    let file = dir.path().join("long_key.amber");
+    let mut graph = Graph::new();
+    let key = graph.add(Node::Str(&"k".repeat(1 << 20)));
+    let entries: Vec<_> = (0..100).map(|i| [key, graph.add(Node::Int(i))]).collect();
+    let root = graph.add(Node::Map(&entries));
+    graph.set_root(root);
+    Writer::create(&file, WriteOptions::default())
+        .unwrap()
+        .commit(&graph)
+        .unwrap();
+    let text = stdout_of(&amber().arg("inspect").arg(&file).assert().success());
+    assert_eq!(
+        text.matches(&format!("\"{}\"…: int ", "k".repeat(60))).count(),
+        100,
+        "{text}"
+    );
+    assert!(text.len() < 100 * 200, "{} bytes of text", text.len());
+}
+
+#[test]
+fn extract_refuses_a_huge_npy_header_and_leaves_no_temporary_file() {
+    let dir = temp_dir();
+    let file = dir.path().join("wide.amber");
+    // Four one-byte fields with 300 KiB names: the .npy header would exceed 1 MiB.
+    let fields = (0..4)
+        .map(|i| Field {
+            name: format!("{i}{}", "n".repeat(300 << 10)),
+            offset: i,
+            dtype: DType::UInt8,
+            shape: vec![],
+        })
+        .collect();
+    let mut writer = Writer::create(&file, WriteOptions::default()).unwrap();
+    let array = writer
+        .write_array(&ArraySpec::c(DType::record(4, fields), &[2]), &[0; 8])
+        .unwrap();
+    let mut graph = Graph::new();
+    let root = graph.add(Node::Array(array));
+    graph.set_root(root);
+    writer.commit(&graph).unwrap();
+
+    let out = dir.path().join("wide.npy");
+    let failed = amber()
+        .arg("extract")
+        .arg(&file)
+        .arg("")
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1);
+    assert!(
+        stderr_of(&failed).contains(".npy header would take"),
+        "{}",
+        stderr_of(&failed)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("wide.amber")]);
+}

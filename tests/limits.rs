@@ -474,3 +474,32 @@ fn a_dag_expanding_to_2_pow_40_values_exceeds_the_value_budget() {
         .sum();
     assert_eq!(reachable, 80);
 }
+
+#[test]
+fn value_conversion_budgets_the_bytes_it_copies_at_every_reference() {
+    let _serial = serial();
+    // A 1 MiB string referenced 20,000 times: 1 MiB on disk, 20 GiB if each use were copied.
+    let mut graph = Graph::new();
+    let text = graph.add(Node::Str(&"s".repeat(1 << 20)));
+    let list = graph.add(Node::List(&vec![text; 20_000]));
+    graph.set_root(list);
+    let file = graph_file(&graph);
+    let reader = Reader::from_bytes(&file, ReadOptions::default()).unwrap();
+    let limits = Limits {
+        max_value_bytes: 16 << 20,
+        ..Limits::default()
+    };
+    let (result, peak) = peak_allocation(|| reader.graph().to_value(reader.root(), &limits).map(drop));
+    assert_eq!(error_class(result), "LimitExceeded");
+    // Stopped at the byte budget, with 20,000 values well under the node budget.
+    assert!(
+        peak <= (16 << 20) + (2 << 20),
+        "conversion allocated {peak} bytes"
+    );
+    // The same string used 200 times fits.
+    let mut graph = Graph::new();
+    let text = graph.add(Node::Str(&"s".repeat(1 << 20)));
+    let list = graph.add(Node::List(&vec![text; 200]));
+    let value = graph.to_value(list, &Limits::default()).unwrap();
+    assert!(matches!(value, amberfile::Value::List(items) if items.len() == 200));
+}

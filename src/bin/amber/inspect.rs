@@ -4,7 +4,8 @@
 //! reached a second time is printed as a reference to its first path, never expanded again.
 //! In text output, runs of similar siblings (same kind, type and dtype) collapse to the first
 //! one and a count, and `--depth` stops the walk; `--json` gives every visited node as a flat
-//! list of entries with their paths, for scripts.
+//! list of entries with their paths, for scripts, where a string, bytes or big int node reached
+//! again is also a reference.
 //!
 //! Both outputs are written as the walk goes, and paths are kept as links to their parent's
 //! path, so memory stays bounded by the file whatever the output's size. Text output shortens
@@ -171,11 +172,13 @@ struct Pending {
 }
 
 /// Walks the graph depth-first from the root, calling `visit` for each line of the tree.
-/// `paths` names every path the walk hands out.
+/// `paths` names every path the walk hands out; `repeat_payloads` refers to a string, bytes or
+/// big int node seen before instead of showing it again.
 fn walk<'g, S: AsRef<[u8]>>(
     reader: &'g Reader<S>,
     max_depth: usize,
     collapse: bool,
+    repeat_payloads: bool,
     paths: &mut Paths,
     mut visit: impl FnMut(&Paths, Visit<'g>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
@@ -220,9 +223,13 @@ fn walk<'g, S: AsRef<[u8]>>(
         }
         let Some(node) = graph.get(item.id) else { continue };
         // Leaves (scalars, strings, arrays) are shown wherever they occur; only containers and
-        // objects are expanded once and referred to afterwards, which also ends cycles.
+        // objects are expanded once and referred to afterwards, which also ends cycles. With
+        // `repeat_payloads`, so are strings, bytes and big ints: a 1 MiB string used 20,000
+        // times is printed once.
         let container = graph.children(item.id).next().is_some();
-        let shared = container && (incoming.get(item.id.index()).is_some_and(|&n| n > 1) || item.id == root);
+        let payload = matches!(node, Node::Str(_) | Node::Bytes(_) | Node::BigInt(_));
+        let shared = (container || (repeat_payloads && payload))
+            && (incoming.get(item.id.index()).is_some_and(|&n| n > 1) || item.id == root);
         if shared {
             if let Some(&first_path) = first_paths.get(&item.id) {
                 let kind = VisitKind::Repeat {
@@ -484,6 +491,7 @@ fn text_report<S: AsRef<[u8]>>(
         reader,
         args.depth,
         !args.all,
+        false,
         &mut Paths::default(),
         |paths, visit| {
             open.truncate(visit.depth);
@@ -719,7 +727,7 @@ fn json_report<S: AsRef<[u8]>>(
     let mut leaves = LeafCache::default();
     let mut written = 0usize;
     let mut paths = Paths::default();
-    walk(reader, args.depth, false, &mut paths, |paths, visit| {
+    walk(reader, args.depth, false, true, &mut paths, |paths, visit| {
         let mut entry = serde_json::Map::new();
         let path = visit.path.map(|p| paths.render(graph, p, false));
         entry.insert("path".into(), json!(path));

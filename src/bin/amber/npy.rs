@@ -384,7 +384,32 @@ fn py_str(s: &str) -> String {
 
 /// The complete header numpy's `np.save` writes for this array (magic, version, length, dict,
 /// padding, newline), or why the dtype has no numpy form.
+/// An upper bound on the length of [`dtype_to_descr`]'s text: field names may quadruple when
+/// escaped, and every field and dimension costs a bounded amount of punctuation and digits.
+/// Shared sub-records count at every use, as the text repeats them; the reader's
+/// `max_record_fields` keeps this walk short.
+fn descr_len_bound(dtype: &DType) -> u64 {
+    let DType::Record(record) = dtype else {
+        return 64;
+    };
+    record.fields.iter().fold(64, |total: u64, field| {
+        let own = (field.name.len() as u64 * 4).saturating_add(64 + field.shape.len() as u64 * 22);
+        total
+            .saturating_add(own)
+            .saturating_add(descr_len_bound(&field.dtype))
+    })
+}
+
 pub fn encode_header(header: &NpyHeader) -> Result<Vec<u8>, String> {
+    // A record dtype that shares sub-records, or has long field names, can spell out far more
+    // than the Amber file holds: refuse before building it.
+    let bound = descr_len_bound(&header.dtype).saturating_add(header.shape.len() as u64 * 22);
+    if bound > MAX_HEADER_LEN as u64 {
+        return Err(format!(
+            "its .npy header would take up to {bound} bytes, more than the {MAX_HEADER_LEN} this tool \
+             writes (numpy itself reads at most 10,000 unless given max_header_size)"
+        ));
+    }
     let fortran = header.order == Order::F;
     let mut dict = format!(
         "{{'descr': {}, 'fortran_order': {}, 'shape': {}, }}",
