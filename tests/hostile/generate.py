@@ -146,7 +146,10 @@ def valid():
         data = b"" if 0 in shape else struct.pack("<i", 42)
         f = AmberFile()
         f.root = f.array_node(f.array(f.scalar("int32"), shape, data))
-        accept(fam, f"shape_{label}", f, arrays=[""])
+        # numpy sizes an array as if its zero dimensions were not there, so it cannot hold
+        # [0, 2^61] int32: the package refuses it as LimitExceeded, with numpy's error as cause.
+        limit = {"py_limit": "LimitExceeded"} if label == "0x2_61" else {}
+        accept(fam, f"shape_{label}", f, arrays=[""], **limit)
     for unit in range(14):
         f = AmberFile()
         kind = "datetime64" if unit % 2 else "timedelta64"
