@@ -227,7 +227,7 @@ pub fn render_dtype(dtype: &DType) -> Json {
                 .iter()
                 .map(|f| {
                     let mut field = Map::new();
-                    field.insert("name".into(), json!(f.name));
+                    field.insert("name".into(), json!(&*f.name));
                     field.insert("offset".into(), json!(f.offset));
                     field.insert("dtype".into(), render_dtype(&f.dtype));
                     field.insert("shape".into(), json!(f.shape));

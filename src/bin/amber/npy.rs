@@ -190,7 +190,7 @@ fn record_from_fields(fields: &[Literal], depth: usize) -> Result<DType, String>
         if !is_padding {
             let field_offset = u32::try_from(offset).map_err(|_| "a record is larger than 2^31 bytes")?;
             out.push(Field {
-                name: name.clone(),
+                name: name.as_str().into(),
                 offset: field_offset,
                 dtype,
                 shape,
