@@ -30,6 +30,8 @@ pub struct InspectArgs {
     /// The Amber file.
     file: PathBuf,
     /// Machine-readable output: one JSON document (header, entries with paths, arrays, totals).
+    /// A document larger than max(256 MiB, 64 x the file's size) is refused with LimitExceeded
+    /// before anything is printed (long keys and shared record dtypes repeat at every use).
     #[arg(long)]
     json: bool,
     /// Show the graph down to this many levels below the root.
@@ -50,11 +52,52 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
     let stdout = std::io::stdout().lock();
     let mut out = BufWriter::new(stdout);
     if args.json {
+        check_json_fits_budget(&reader, args)?;
         json_report(&reader, args, &mut out)?;
     } else {
         text_report(&reader, args, &mut out)?;
     }
     out.flush().map_err(Failure::stdout)
+}
+
+/// Refuses, before printing, a JSON report larger than the output budget: the dtypes are bounded
+/// cheaply first (the report prints each twice), then the report is written to a counter that
+/// stops at the budget, so the refusal costs at most the budget's worth of work.
+fn check_json_fits_budget<S: AsRef<[u8]>>(reader: &Reader<S>, args: &InspectArgs) -> Result<(), Failure> {
+    amberfile::render::check_dtypes_fit_budget(reader, 2).map_err(|e| Failure::amber(&args.file, e))?;
+    let budget = amberfile::limits::output_budget(reader.bytes().len() as u64);
+    let mut counter = BudgetCounter { left: budget };
+    match json_report(reader, args, &mut counter) {
+        Err(_) if counter.left == 0 => Err(Failure::OverLimit(format!(
+            "{}: the JSON report would exceed the output budget of {budget} bytes",
+            args.file.display()
+        ))),
+        other => other,
+    }
+}
+
+/// A sink that counts down and fails once more than its budget has been written.
+struct BudgetCounter {
+    left: u64,
+}
+
+impl Write for BudgetCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.left.checked_sub(buf.len() as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(buf.len())
+            }
+            None => {
+                self.left = 0;
+                Err(std::io::Error::other("output budget exceeded"))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where a child sits in its parent: how its label and its path segment are spelled.
