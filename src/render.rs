@@ -40,18 +40,18 @@ pub fn canonical_json_string<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Strin
 /// Fails with LimitExceeded, before reading any array, if the dtypes alone would print more than
 /// [`output_budget`] of the file's size.
 pub fn write_canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>, out: impl Write) -> Result<()> {
-    check_dtypes_fit_budget(reader, 1)?;
+    check_dtypes_fit_budget(reader)?;
     let digests = array_digests(reader)?;
     write_document(reader, &digests, out).map_err(|e| Error::io(0, e))
 }
 
-/// Refuses a file whose array dtypes, each printed `copies` times, would exceed the output
-/// budget: record dtypes expand their shared sub-records at every use.
-pub fn check_dtypes_fit_budget<S: AsRef<[u8]>>(reader: &Reader<S>, copies: u64) -> Result<()> {
+/// Refuses a file whose array dtypes, printed once each, would exceed the output budget: record
+/// dtypes expand their shared sub-records at every use.
+pub fn check_dtypes_fit_budget<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<()> {
     let budget = output_budget(reader.bytes().len() as u64);
     let mut memo = HashMap::new();
     let printed = reader.arrays().fold(0u64, |total, info| {
-        total.saturating_add(dtype_len_bound(info.dtype(), &mut memo).saturating_mul(copies))
+        total.saturating_add(dtype_len_bound(info.dtype(), &mut memo))
     });
     if printed > budget {
         return Err(Error::limit(
@@ -64,26 +64,36 @@ pub fn check_dtypes_fit_budget<S: AsRef<[u8]>>(reader: &Reader<S>, copies: u64) 
     Ok(())
 }
 
-/// An upper bound on a dtype's printed length (JSON or its name), memoized per shared record so
-/// the bound costs time linear in the dtype table: names may grow 6 times when escaped, and each
-/// field costs a bounded amount of punctuation and digits.
+/// About a dtype's length as [`write_dtype`] prints it (names exactly as escaped, punctuation
+/// and digits rounded up), memoized per shared record so the bound costs time linear in the
+/// dtype table.
 fn dtype_len_bound(dtype: &DType, memo: &mut HashMap<*const RecordType, u64>) -> u64 {
     let DType::Record(record) = dtype else {
-        return 96;
+        return 64;
     };
     if let Some(&known) = memo.get(&Arc::as_ptr(record)) {
         return known;
     }
     let len = record.fields.iter().fold(64u64, |total, field| {
-        let own = (field.name.len() as u64)
-            .saturating_mul(6)
-            .saturating_add(64 + field.shape.len() as u64 * 22);
+        let own = json_string_len(&field.name).saturating_add(48 + field.shape.len() as u64 * 21);
         total
             .saturating_add(own)
             .saturating_add(dtype_len_bound(&field.dtype, memo))
     });
     memo.insert(Arc::as_ptr(record), len);
     len
+}
+
+/// Length of `s` as a JSON string literal, quotes included.
+fn json_string_len(s: &str) -> u64 {
+    s.bytes().fold(2, |total, b| {
+        total
+            + match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+                0..0x20 => 6,
+                _ => 1,
+            }
+    })
 }
 
 /// The SHA-256 of every array's logical bytes, in table order.

@@ -61,10 +61,10 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
 }
 
 /// Refuses, before printing, a JSON report larger than the output budget: the dtypes are bounded
-/// cheaply first (the report prints each twice), then the report is written to a counter that
+/// cheaply first (so no huge dtype is built in memory), then the report is written to a counter that
 /// stops at the budget, so the refusal costs at most the budget's worth of work.
 fn check_json_fits_budget<S: AsRef<[u8]>>(reader: &Reader<S>, args: &InspectArgs) -> Result<(), Failure> {
-    amberfile::render::check_dtypes_fit_budget(reader, 2).map_err(|e| Failure::amber(&args.file, e))?;
+    amberfile::render::check_dtypes_fit_budget(reader).map_err(|e| Failure::amber(&args.file, e))?;
     let budget = amberfile::limits::output_budget(reader.bytes().len() as u64);
     let mut counter = BudgetCounter { left: budget };
     match json_report(reader, args, &mut counter) {
