@@ -16,7 +16,7 @@ use amberfile::{
 /// scikit-learn's `NODE_DTYPE` for `sklearn.tree._tree.Tree.nodes`: 8 fields, itemsize 64.
 fn sklearn_node_dtype() -> DType {
     let field = |name: &str, offset: u32, dtype: DType| Field {
-        name: name.to_owned(),
+        name: name.into(),
         offset,
         dtype,
         shape: Vec::new(),

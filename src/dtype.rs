@@ -85,7 +85,8 @@ impl TimeUnit {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Field {
-    pub name: String,
+    /// Shared, so records that repeat one long name (a DAG of records) hold it once.
+    pub name: Arc<str>,
     /// Byte offset of the field inside the record.
     pub offset: u32,
     pub dtype: DType,
@@ -366,15 +367,18 @@ pub(crate) fn check_parameters(dtype: &DType, offset: u64) -> Result<()> {
 
 /// Rules R25 to R35 (spec 9.4) for one record, applied field by field in the spec's order. The
 /// reader interleaves these calls with its index checks; the writer calls them on its own tree.
-pub(crate) struct RecordCheck<'l> {
+///
+/// Names are compared by `K`: the reader passes a string-table identity, so a long name repeated
+/// by many records is hashed once, not once per field.
+pub(crate) struct RecordCheck<'l, K> {
     limits: &'l Limits,
     itemsize: u64,
-    names: std::collections::HashSet<Vec<u8>>,
+    names: std::collections::HashSet<K>,
     extents: Vec<(u64, u64)>,
     shape: DTypeShape,
 }
 
-impl<'l> RecordCheck<'l> {
+impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
     /// R25 and R26.
     pub(crate) fn start(itemsize: u32, field_count: u32, limits: &'l Limits, offset: u64) -> Result<Self> {
         if itemsize == 0 || u64::from(itemsize) > MAX_ITEMSIZE {
@@ -404,9 +408,9 @@ impl<'l> RecordCheck<'l> {
         })
     }
 
-    /// R29: names are unique by their bytes.
-    pub(crate) fn name(&mut self, name: &str, offset: u64) -> Result<()> {
-        if !self.names.insert(name.as_bytes().to_vec()) {
+    /// R29: names are unique by their bytes; `key` identifies `name`'s bytes.
+    pub(crate) fn name(&mut self, key: K, name: &str, offset: u64) -> Result<()> {
+        if !self.names.insert(key) {
             return Err(Error::invalid_dtype(
                 offset,
                 format!("duplicate record field name {name:?}"),
@@ -436,17 +440,6 @@ impl<'l> RecordCheck<'l> {
                     "record has more than {} fields in all",
                     self.limits.max_record_fields
                 ),
-            ));
-        }
-        Ok(())
-    }
-
-    /// R33.
-    pub(crate) fn ndim(ndim: usize, offset: u64) -> Result<()> {
-        if ndim > MAX_NDIM {
-            return Err(Error::limit(
-                offset,
-                format!("field sub-array has {ndim} dimensions; at most 64"),
             ));
         }
         Ok(())
@@ -485,6 +478,17 @@ impl<'l> RecordCheck<'l> {
     }
 }
 
+/// R33.
+pub(crate) fn check_field_ndim(ndim: usize, offset: u64) -> Result<()> {
+    if ndim > MAX_NDIM {
+        return Err(Error::limit(
+            offset,
+            format!("field sub-array has {ndim} dimensions; at most 64"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a dtype tree built through the API with the same rules the reader applies.
 pub(crate) fn check_dtype_tree(dtype: &DType, limits: &Limits) -> Result<DTypeShape> {
     check_parameters(dtype, 0)?;
@@ -494,7 +498,7 @@ pub(crate) fn check_dtype_tree(dtype: &DType, limits: &Limits) -> Result<DTypeSh
     let field_count = u32::try_from(record.fields.len()).unwrap_or(u32::MAX);
     let mut check = RecordCheck::start(record.itemsize, field_count, limits, 0)?;
     for field in &record.fields {
-        check.name(&field.name, 0)?;
+        check.name(&*field.name, &field.name, 0)?;
         // Depth is bounded before recursing, so a hostile tree cannot exhaust the stack.
         let inner = match &field.dtype {
             DType::Record(_) if limits.max_dtype_depth <= 1 => {
@@ -513,7 +517,7 @@ pub(crate) fn check_dtype_tree(dtype: &DType, limits: &Limits) -> Result<DTypeSh
             other => check_dtype_tree(other, limits)?,
         };
         check.nesting(inner, 0)?;
-        RecordCheck::ndim(field.shape.len(), 0)?;
+        check_field_ndim(field.shape.len(), 0)?;
         check.extent(field.offset, field.dtype.itemsize(), &field.shape, 0)?;
     }
     check.finish(0)

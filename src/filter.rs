@@ -52,6 +52,9 @@ pub fn unshuffle_in_place(buf: &mut [u8], itemsize: usize, scratch: &mut Vec<u8>
     transpose(&mut buf[..count * itemsize], itemsize, count, scratch);
 }
 
+/// Most blocks [`transpose_by_parts`] permutes; its bitmap of visited blocks is this many bits.
+const MAX_PERMUTED_BLOCKS: usize = 1 << 16;
+
 /// `buf` holds `rows` rows of `cols` bytes; afterwards it holds `cols` rows of `rows` bytes.
 fn transpose(buf: &mut [u8], rows: usize, cols: usize, scratch: &mut Vec<u8>) {
     if rows <= 1 || cols <= 1 {
@@ -64,11 +67,55 @@ fn transpose(buf: &mut [u8], rows: usize, cols: usize, scratch: &mut Vec<u8>) {
         unshuffle(scratch, buf, rows);
         return;
     }
+    let parts = buf.len().div_ceil(IN_PLACE_SCRATCH_BYTES);
+    if rows.saturating_mul(parts) <= MAX_PERMUTED_BLOCKS {
+        // The common case (few rows: an element's bytes): about two passes over the block.
+        let main = parts * (cols / parts);
+        gather_halves(buf, rows, main, cols - main, scratch);
+        let (first, rest) = buf.split_at_mut(rows * main);
+        transpose_by_parts(first, rows, main / parts, parts, scratch);
+        transpose(rest, rows, cols - main, scratch);
+        return;
+    }
     let left = cols / 2;
     gather_halves(buf, rows, left, cols - left, scratch);
     let (first, second) = buf.split_at_mut(rows * left);
     transpose(first, rows, left, scratch);
     transpose(second, rows, cols - left, scratch);
+}
+
+/// [`transpose`] of `rows` rows of `parts` parts of `width` bytes each: the `rows x parts`
+/// matrix of parts is transposed by following its cycles (each part moves once, through
+/// `scratch`), then each part's column band, now contiguous, is transposed by copy.
+fn transpose_by_parts(buf: &mut [u8], rows: usize, width: usize, parts: usize, scratch: &mut Vec<u8>) {
+    let blocks = rows * parts;
+    // Block `i` (row i / parts, part i % parts) belongs at (i % parts) * rows + i / parts.
+    let destination = |i: usize| (i % parts) * rows + i / parts;
+    let mut visited = vec![false; blocks];
+    scratch.clear();
+    scratch.resize(width, 0);
+    for start in 0..blocks {
+        if visited[start] || destination(start) == start {
+            continue;
+        }
+        // Walk the cycle backwards: fill each hole from the block that belongs there.
+        let source_of = |d: usize| (d % rows) * parts + d / rows;
+        scratch.copy_from_slice(&buf[start * width..][..width]);
+        let mut hole = start;
+        loop {
+            visited[hole] = true;
+            let from = source_of(hole);
+            if from == start {
+                buf[hole * width..][..width].copy_from_slice(scratch);
+                break;
+            }
+            buf.copy_within(from * width..(from + 1) * width, hole * width);
+            hole = from;
+        }
+    }
+    for band in buf.chunks_exact_mut(rows * width) {
+        transpose(band, rows, width, scratch);
+    }
 }
 
 /// `buf` holds `rows` rows, each `left` then `right` bytes; afterwards it holds every row's
@@ -101,8 +148,8 @@ mod tests {
 
     #[test]
     fn in_place_unshuffle_matches_the_two_buffer_one() {
-        // Past the scratch size (so the rotations run), with odd counts and odd itemsizes.
-        for itemsize in [2usize, 3, 8] {
+        // Past the scratch size, with odd counts and odd itemsizes; 40,000 rows take the rotations.
+        for itemsize in [2usize, 3, 8, 40_000] {
             let count = (IN_PLACE_SCRATCH_BYTES * 2 / itemsize) | 1;
             let raw: Vec<u8> = (0..count * itemsize).map(|i| (i * 7 + i / 251) as u8).collect();
             let mut shuffled = vec![0; raw.len()];

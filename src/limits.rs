@@ -16,6 +16,20 @@ pub const MAX_ALIGNMENT: u32 = 1 << 24;
 /// Largest itemsize of any dtype (spec, fixed).
 pub const MAX_ITEMSIZE: u64 = (1 << 31) - 1;
 
+/// Smallest output budget of the tools that print a file's content (`render`, `inspect --json`).
+pub const MIN_OUTPUT_BUDGET: u64 = 256 << 20;
+/// Output bytes allowed per file byte, above [`MIN_OUTPUT_BUDGET`].
+pub const OUTPUT_BYTES_PER_FILE_BYTE: u64 = 64;
+
+/// Most bytes `render` or `inspect --json` prints for a file of `file_len` bytes: a shared record
+/// dtype or a long key is printed at every use, so output could otherwise grow far faster than
+/// the file (and take time to match). Past it they refuse with LimitExceeded, printing nothing.
+pub fn output_budget(file_len: u64) -> u64 {
+    file_len
+        .saturating_mul(OUTPUT_BYTES_PER_FILE_BYTE)
+        .max(MIN_OUTPUT_BUDGET)
+}
+
 /// Limits a reader enforces before it allocates. The defaults are documented in the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {

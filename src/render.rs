@@ -6,14 +6,17 @@
 //! rendered as the hex of their IEEE-754 bits, so NaN payloads and -0.0 survive; integers are
 //! exact JSON numbers of any size.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value as Json};
 use sha2::{Digest, Sha256};
 
-use crate::dtype::DType;
+use crate::dtype::{DType, RecordType};
 use crate::error::{Error, Result};
 use crate::graph::{Node, NodeId};
+use crate::limits::output_budget;
 use crate::read::Reader;
 
 /// Renders the whole file as a [`Json`] value. Prefer [`write_canonical_json`] for files that
@@ -33,9 +36,64 @@ pub fn canonical_json_string<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Strin
 /// Writes the rendering (compact, sorted keys, no newline) to `out` as it walks the file, so
 /// memory stays bounded by one block and one node whatever the size of the output. Every array
 /// is read and hashed before the first byte is written: an invalid file writes nothing.
+///
+/// Fails with LimitExceeded, before reading any array, if the dtypes alone would print more than
+/// [`output_budget`] of the file's size.
 pub fn write_canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>, out: impl Write) -> Result<()> {
+    check_dtypes_fit_budget(reader)?;
     let digests = array_digests(reader)?;
     write_document(reader, &digests, out).map_err(|e| Error::io(0, e))
+}
+
+/// Refuses a file whose array dtypes, printed once each, would exceed the output budget: record
+/// dtypes expand their shared sub-records at every use.
+pub fn check_dtypes_fit_budget<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<()> {
+    let budget = output_budget(reader.bytes().len() as u64);
+    let mut memo = HashMap::new();
+    let printed = reader.arrays().fold(0u64, |total, info| {
+        total.saturating_add(dtype_len_bound(info.dtype(), &mut memo))
+    });
+    if printed > budget {
+        return Err(Error::limit(
+            0,
+            format!(
+                "the array dtypes alone would print about {printed} bytes; the output budget is {budget}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// About a dtype's length as [`write_dtype`] prints it (names exactly as escaped, punctuation
+/// and digits rounded up), memoized per shared record so the bound costs time linear in the
+/// dtype table.
+fn dtype_len_bound(dtype: &DType, memo: &mut HashMap<*const RecordType, u64>) -> u64 {
+    let DType::Record(record) = dtype else {
+        return 64;
+    };
+    if let Some(&known) = memo.get(&Arc::as_ptr(record)) {
+        return known;
+    }
+    let len = record.fields.iter().fold(64u64, |total, field| {
+        let own = json_string_len(&field.name).saturating_add(48 + field.shape.len() as u64 * 21);
+        total
+            .saturating_add(own)
+            .saturating_add(dtype_len_bound(&field.dtype, memo))
+    });
+    memo.insert(Arc::as_ptr(record), len);
+    len
+}
+
+/// Length of `s` as a JSON string literal, quotes included.
+fn json_string_len(s: &str) -> u64 {
+    s.bytes().fold(2, |total, b| {
+        total
+            + match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+                0..0x20 => 6,
+                _ => 1,
+            }
+    })
 }
 
 /// The SHA-256 of every array's logical bytes, in table order.
@@ -227,7 +285,7 @@ pub fn render_dtype(dtype: &DType) -> Json {
                 .iter()
                 .map(|f| {
                     let mut field = Map::new();
-                    field.insert("name".into(), json!(f.name));
+                    field.insert("name".into(), json!(&*f.name));
                     field.insert("offset".into(), json!(f.offset));
                     field.insert("dtype".into(), render_dtype(&f.dtype));
                     field.insert("shape".into(), json!(f.shape));

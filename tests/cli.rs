@@ -620,7 +620,7 @@ fn extract_refuses_a_huge_npy_header_and_leaves_no_temporary_file() {
     // Four one-byte fields with 300 KiB names: the .npy header would exceed 1 MiB.
     let fields = (0..4)
         .map(|i| Field {
-            name: format!("{i}{}", "n".repeat(300 << 10)),
+            name: format!("{i}{}", "n".repeat(300 << 10)).into(),
             offset: i,
             dtype: DType::UInt8,
             shape: vec![],
@@ -644,6 +644,7 @@ fn extract_refuses_a_huge_npy_header_and_leaves_no_temporary_file() {
         .arg(&out)
         .assert()
         .code(1);
+    assert_eq!(stdout_of(&failed).lines().next(), Some("LimitExceeded"));
     assert!(
         stderr_of(&failed).contains(".npy header would take"),
         "{}",
@@ -654,4 +655,58 @@ fn extract_refuses_a_huge_npy_header_and_leaves_no_temporary_file() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("wide.amber")]);
+}
+
+/// A file of about 1 MiB whose output repeats a 1 MiB string 300 times, for `render` (a record
+/// dtype naming it, shared by 300 arrays) or `inspect --json` (a key naming 300 entries' paths).
+fn write_repeating_name(path: &Path, in_dtype: bool) {
+    let long: std::sync::Arc<str> = "n".repeat(1 << 20).into();
+    let mut writer = Writer::create(path, WriteOptions::default()).unwrap();
+    let mut graph = Graph::new();
+    let items: Vec<_> = if in_dtype {
+        let field = Field {
+            name: long.clone(),
+            offset: 0,
+            dtype: DType::UInt8,
+            shape: vec![],
+        };
+        let dtype = DType::record(1, vec![field]);
+        (0..300)
+            .map(|_| {
+                let array = writer
+                    .write_array(&ArraySpec::c(dtype.clone(), &[0]), &[])
+                    .unwrap();
+                graph.add(Node::Array(array))
+            })
+            .collect()
+    } else {
+        let key = graph.add(Node::Str(&long));
+        (0..300)
+            .map(|i| {
+                let value = graph.add(Node::Int(i));
+                graph.add(Node::Map(&[[key, value]]))
+            })
+            .collect()
+    };
+    let root = graph.add(Node::List(&items));
+    graph.set_root(root);
+    writer.commit(&graph).unwrap();
+}
+
+#[test]
+fn render_and_inspect_json_refuse_output_far_larger_than_the_file_before_printing() {
+    let dir = temp_dir();
+    for (name, in_dtype, command) in [
+        ("dtype.amber", true, &["render"][..]),
+        ("dtype.amber", true, &["inspect", "--json"][..]),
+        ("key.amber", false, &["inspect", "--json"][..]),
+    ] {
+        let file = dir.path().join(name);
+        if !file.exists() {
+            write_repeating_name(&file, in_dtype);
+        }
+        let failed = amber().args(command).arg(&file).assert().code(1);
+        assert_eq!(stdout_of(&failed), "LimitExceeded\n", "{command:?} {name}");
+        assert!(stderr_of(&failed).contains("budget"), "{}", stderr_of(&failed));
+    }
 }

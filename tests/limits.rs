@@ -503,3 +503,32 @@ fn value_conversion_budgets_the_bytes_it_copies_at_every_reference() {
     let value = graph.to_value(list, &Limits::default()).unwrap();
     assert!(matches!(value, amberfile::Value::List(items) if items.len() == 200));
 }
+
+#[test]
+fn records_naming_one_long_string_share_it_instead_of_copying_it_per_record() {
+    // 200 distinct one-field records (their itemsizes differ) all named by one 1 MiB string:
+    // a copy per record would take 200 MiB; the reader holds the name once.
+    let name: std::sync::Arc<str> = "n".repeat(1 << 20).into();
+    let mut writer = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
+    let mut graph = Graph::new();
+    let items: Vec<NodeId> = (0..200u32)
+        .map(|i| {
+            let field = amberfile::Field {
+                name: name.clone(),
+                offset: i,
+                dtype: DType::UInt8,
+                shape: vec![],
+            };
+            let dtype = DType::record(i + 1, vec![field]);
+            let array = writer.write_array(&ArraySpec::c(dtype, &[0]), &[]).unwrap();
+            graph.add(Node::Array(array))
+        })
+        .collect();
+    let root = graph.add(Node::List(&items));
+    graph.set_root(root);
+    let file = writer.finish(&graph).unwrap();
+    let _guard = serial();
+    let (reader, peak) = peak_allocation(|| Reader::from_bytes(&file, ReadOptions::default()).unwrap());
+    assert_eq!(reader.array_count(), 200);
+    assert!(peak < 8 << 20, "peak {peak} bytes for a {} byte file", file.len());
+}

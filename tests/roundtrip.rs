@@ -80,7 +80,7 @@ fn record_dtype(field_dtype: BoxedStrategy<DType>) -> impl Strategy<Value = DTyp
             let size = dtype.itemsize() * shape.iter().product::<u64>();
             let prefix = ["f", "λ", "名前_"][i % 3];
             fields.push(Field {
-                name: format!("{prefix}{i}"),
+                name: format!("{prefix}{i}").into(),
                 offset,
                 dtype,
                 shape,

@@ -139,7 +139,7 @@ pub fn dtype_json(dtype: &DType) -> Json {
             "kind": "record",
             "itemsize": record.itemsize,
             "fields": record.fields.iter().map(|f| json!({
-                "name": f.name,
+                "name": &*f.name,
                 "offset": f.offset,
                 "dtype": dtype_json(&f.dtype),
                 "shape": f.shape,

@@ -51,7 +51,7 @@ fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
                 (subdtype.get_item(0)?, shape)
             };
             out.push(Field {
-                name: name.extract()?,
+                name: name.extract::<String>()?.into(),
                 offset,
                 dtype: to_amber_at_depth(&base, depth + 1)?,
                 shape,
@@ -155,7 +155,7 @@ impl<'py> NumpyDtypes<'py> {
                 let formats = PyList::empty(self.py);
                 let offsets = PyList::empty(self.py);
                 for field in &record.fields {
-                    names.append(&field.name)?;
+                    names.append(&*field.name)?;
                     let inner = self.get(&field.dtype)?;
                     if field.shape.is_empty() {
                         formats.append(inner)?;

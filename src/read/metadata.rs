@@ -3,19 +3,23 @@
 //! One pass, no recursion. Every count is checked against the reader's limits and against the
 //! bytes that remain before anything is allocated; every index is range-checked.
 
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 
 use super::cursor::ByteCursor;
 use crate::dtype::{
-    check_parameters, checked_nbytes, code, DType, DTypeShape, Field, RecordCheck, RecordType, TimeUnit,
+    check_field_ndim, check_parameters, checked_nbytes, code, DType, DTypeShape, Field, RecordCheck,
+    RecordType, TimeUnit,
 };
 use crate::error::{Error, Result};
 use crate::format::{
     is_newer_minor, node_kind, ArrayEntryPrefix, Codec, Filter, MetadataHeader, Order, StoredExtent,
     EXTENT_RECORD_LEN, METADATA_HEADER_LEN, NO_NODE,
 };
-use crate::graph::{is_canonical_big_int, le_u32, le_u64, ArrayId, Graph, GraphParts, NodeId, SeqKind, Slot};
+use crate::graph::{
+    is_canonical_big_int, le_u32, le_u64, ArrayId, Graph, GraphParts, NodeId, SeqKind, Slot, StringTable,
+};
 use crate::limits::{Limits, MAX_BLOCK_SIZE, MAX_NDIM};
 
 /// One validated array-table entry.
@@ -152,6 +156,7 @@ fn parse_dtypes(
     let mut dtypes: Vec<DType> = Vec::with_capacity(count as usize);
     // Depth and expanded field count of every entry, for the record rules R31 and R32.
     let mut shapes: Vec<DTypeShape> = Vec::with_capacity(count as usize);
+    let mut names = FieldNames::new(&parts.strings);
     for index in 0..count {
         let offset = r.offset();
         let code = r.u8("dtype code")?;
@@ -172,7 +177,7 @@ fn parse_dtypes(
                 };
                 (dtype, DTypeShape::default())
             }
-            code::RECORD => parse_record(r, index, &dtypes, &shapes, parts, limits)?,
+            code::RECORD => parse_record(r, index, &dtypes, &shapes, &mut names, limits)?,
             other => (
                 DType::scalar_from_code(other)
                     .ok_or_else(|| Error::invalid_dtype(offset, format!("unknown dtype code {other}")))?,
@@ -192,7 +197,7 @@ fn parse_record(
     own_index: u32,
     earlier: &[DType],
     earlier_shapes: &[DTypeShape],
-    parts: &GraphParts,
+    names: &mut FieldNames<'_>,
     limits: &Limits,
 ) -> Result<(DType, DTypeShape)> {
     let start = r.offset() - 1;
@@ -204,14 +209,10 @@ fn parse_record(
     for _ in 0..field_count {
         let offset = r.offset();
         let name = r.u32("field name")?;
-        if name as usize >= parts.strings.len() {
-            return Err(Error::invalid_index(
-                offset,
-                format!("field name refers to missing string {name}"),
-            ));
-        }
-        let name = parts.strings.get(name);
-        check.name(name, offset)?;
+        let (identity, name) = names.get(name).ok_or_else(|| {
+            Error::invalid_index(offset, format!("field name refers to missing string {name}"))
+        })?;
+        check.name(identity, &name, offset)?;
         let field_offset = r.u32("field offset")?;
         let dtype = r.u32("field dtype")?;
         if dtype >= own_index {
@@ -222,13 +223,13 @@ fn parse_record(
         }
         check.nesting(earlier_shapes[dtype as usize], offset + 8)?;
         let ndim = r.u8("field ndim")?;
-        RecordCheck::ndim(usize::from(ndim), offset + 12)?;
+        check_field_ndim(usize::from(ndim), offset + 12)?;
         let dims = r.take_items(u64::from(ndim), 8, "field shape")?;
         let shape: Vec<u64> = dims.chunks_exact(8).map(le_u64).collect();
         let dtype = earlier[dtype as usize].clone();
         check.extent(field_offset, dtype.itemsize(), &shape, offset + 4)?;
         fields.push(Field {
-            name: name.to_owned(),
+            name,
             offset: field_offset,
             dtype,
             shape,
@@ -236,6 +237,42 @@ fn parse_record(
     }
     let shape = check.finish(start)?;
     Ok((DType::Record(Arc::new(RecordType { itemsize, fields })), shape))
+}
+
+/// Field names by string-table index: each index is copied and hashed once, however many records
+/// name it, and equal strings at different indices share one identity (R29 compares bytes).
+struct FieldNames<'s> {
+    strings: &'s StringTable,
+    by_index: Vec<Option<(u32, Arc<str>)>>,
+    identity_of_text: HashMap<&'s str, u32>,
+}
+
+impl<'s> FieldNames<'s> {
+    fn new(strings: &'s StringTable) -> Self {
+        FieldNames {
+            strings,
+            by_index: Vec::new(),
+            identity_of_text: HashMap::new(),
+        }
+    }
+
+    /// The identity and shared text of string `index`, or `None` if there is no such string.
+    fn get(&mut self, index: u32) -> Option<(u32, Arc<str>)> {
+        let slot = index as usize;
+        if slot >= self.strings.len() {
+            return None;
+        }
+        if self.by_index.len() <= slot {
+            self.by_index.resize(slot + 1, None);
+        }
+        let strings = self.strings;
+        let identities = &mut self.identity_of_text;
+        let entry = self.by_index[slot].get_or_insert_with(|| {
+            let text = strings.get(index);
+            (*identities.entry(text).or_insert(index), Arc::from(text))
+        });
+        Some(entry.clone())
+    }
 }
 
 fn parse_arrays(

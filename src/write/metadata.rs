@@ -18,7 +18,7 @@ pub(super) fn encode_metadata(graph: &Graph, dtypes: &[DType], arrays: &[Written
     for dtype in dtypes {
         if let DType::Record(record) = dtype {
             for field in &record.fields {
-                if !string_index.contains_key(field.name.as_str()) {
+                if !string_index.contains_key(&*field.name) {
                     string_index.insert(&field.name, strings.len() as u32);
                     strings.push(&field.name);
                 }
@@ -58,7 +58,7 @@ pub(super) fn encode_metadata(graph: &Graph, dtypes: &[DType], arrays: &[Written
                 put_u32(&mut out, record.itemsize);
                 put_len(&mut out, record.fields.len())?;
                 for field in &record.fields {
-                    put_u32(&mut out, string_index[field.name.as_str()]);
+                    put_u32(&mut out, string_index[&*field.name]);
                     put_u32(&mut out, field.offset);
                     put_u32(&mut out, dtype_index[&field.dtype]);
                     out.push(field.shape.len() as u8);

@@ -78,6 +78,8 @@ pub fn write_npy_to<S: AsRef<[u8]>>(
         shape: info.shape().to_vec(),
         order: info.order(),
     };
+    npy::check_header_len(&header)
+        .map_err(|why| Failure::OverLimit(format!("{what} cannot be written to .npy: {why}")))?;
     let encoded = npy::encode_header(&header)
         .map_err(|why| Failure::Unrepresentable(format!("{what} cannot be written to .npy: {why}")))?;
     sink.write_all(&encoded).map_err(|e| Failure::io(target, e))?;

@@ -13,6 +13,9 @@ pub enum Failure {
     InvalidInput { path: PathBuf, message: String },
     /// The content exists but the requested output format cannot hold it (exit 1).
     Unrepresentable(String),
+    /// The output would exceed a limit of this tool (exit 1; `LimitExceeded` goes to stdout
+    /// first, as for an invalid file, so scripts see one convention).
+    OverLimit(String),
     /// The arguments ask for something that does not exist or makes no sense (exit 2).
     Usage(String),
     /// The operating system or an output stream failed (exit 2).
@@ -70,6 +73,12 @@ impl Failure {
             }
             Failure::InvalidInput { path, message } => {
                 eprintln!("amber: {}: {message}", path.display());
+                ExitCode::from(1)
+            }
+            Failure::OverLimit(message) => {
+                let _ = writeln!(std::io::stdout(), "LimitExceeded");
+                eprintln!("amber: {message}");
+                eprintln!("amber: {}", explain("LimitExceeded"));
                 ExitCode::from(1)
             }
             Failure::Unrepresentable(message) => {

@@ -30,6 +30,8 @@ pub struct InspectArgs {
     /// The Amber file.
     file: PathBuf,
     /// Machine-readable output: one JSON document (header, entries with paths, arrays, totals).
+    /// A document larger than max(256 MiB, 64 x the file's size) is refused with LimitExceeded
+    /// before anything is printed (long keys and shared record dtypes repeat at every use).
     #[arg(long)]
     json: bool,
     /// Show the graph down to this many levels below the root.
@@ -50,11 +52,59 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
     let stdout = std::io::stdout().lock();
     let mut out = BufWriter::new(stdout);
     if args.json {
-        json_report(&reader, args, &mut out)?;
+        // The dry run's decimal conversions are kept for the real one, which then costs only its
+        // output.
+        let mut leaves = LeafCache::default();
+        check_json_fits_budget(&reader, args, &mut leaves)?;
+        json_report(&reader, args, &mut leaves, &mut out)?;
     } else {
         text_report(&reader, args, &mut out)?;
     }
     out.flush().map_err(Failure::stdout)
+}
+
+/// Refuses, before printing, a JSON report larger than the output budget: the dtypes are bounded
+/// cheaply first (so no huge dtype is built in memory), then the report is written to a counter that
+/// stops at the budget, so the refusal costs at most the budget's worth of work.
+fn check_json_fits_budget<S: AsRef<[u8]>>(
+    reader: &Reader<S>,
+    args: &InspectArgs,
+    leaves: &mut LeafCache,
+) -> Result<(), Failure> {
+    amberfile::render::check_dtypes_fit_budget(reader).map_err(|e| Failure::amber(&args.file, e))?;
+    let budget = amberfile::limits::output_budget(reader.bytes().len() as u64);
+    let mut counter = BudgetCounter { left: budget };
+    match json_report(reader, args, leaves, &mut counter) {
+        Err(_) if counter.left == 0 => Err(Failure::OverLimit(format!(
+            "{}: the JSON report would exceed the output budget of {budget} bytes",
+            args.file.display()
+        ))),
+        other => other,
+    }
+}
+
+/// A sink that counts down and fails once more than its budget has been written.
+struct BudgetCounter {
+    left: u64,
+}
+
+impl Write for BudgetCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.left.checked_sub(buf.len() as u64) {
+            Some(left) => {
+                self.left = left;
+                Ok(buf.len())
+            }
+            None => {
+                self.left = 0;
+                Err(std::io::Error::other("output budget exceeded"))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where a child sits in its parent: how its label and its path segment are spelled.
@@ -696,6 +746,7 @@ impl Totals {
 fn json_report<S: AsRef<[u8]>>(
     reader: &Reader<S>,
     args: &InspectArgs,
+    leaves: &mut LeafCache,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
     let graph = reader.graph();
@@ -724,7 +775,6 @@ fn json_report<S: AsRef<[u8]>>(
     }
     put(out, "\"entries\":[")?;
     let mut array_paths: HashMap<usize, Vec<PathId>> = HashMap::new();
-    let mut leaves = LeafCache::default();
     let mut written = 0usize;
     let mut paths = Paths::default();
     walk(reader, args.depth, false, true, &mut paths, |paths, visit| {
@@ -741,7 +791,7 @@ fn json_report<S: AsRef<[u8]>>(
             } => {
                 entry.insert("node".into(), json!(id.index()));
                 entry.insert("kind".into(), json!(node.kind_name()));
-                add_node_details(&mut entry, id, node, &mut leaves);
+                add_node_details(&mut entry, id, node, leaves);
                 if let (Node::Array(a), Some(path)) = (node, visit.path) {
                     array_paths.entry(a.index()).or_default().push(path);
                 }

@@ -59,7 +59,8 @@ enum Command {
     ///
     /// The rendering is what the conformance suite compares: the object graph, and for each
     /// array its dtype, shape, order and the SHA-256 of its logical bytes. Every array is
-    /// decoded and every CRC checked.
+    /// decoded and every CRC checked. A file whose record dtypes would print more than
+    /// max(256 MiB, 64 x the file's size) is refused with LimitExceeded before any output.
     #[command(after_help = EXIT_STATUS_HELP)]
     Render(FileArg),
     /// Write one array of an Amber file to a .npy file that numpy reads.

@@ -190,7 +190,7 @@ fn record_from_fields(fields: &[Literal], depth: usize) -> Result<DType, String>
         if !is_padding {
             let field_offset = u32::try_from(offset).map_err(|_| "a record is larger than 2^31 bytes")?;
             out.push(Field {
-                name: name.clone(),
+                name: name.as_str().into(),
                 offset: field_offset,
                 dtype,
                 shape,
@@ -400,9 +400,9 @@ fn descr_len_bound(dtype: &DType) -> u64 {
     })
 }
 
-pub fn encode_header(header: &NpyHeader) -> Result<Vec<u8>, String> {
-    // A record dtype that shares sub-records, or has long field names, can spell out far more
-    // than the Amber file holds: refuse before building it.
+/// Refuses a header longer than this tool writes, before it is built: a record dtype that shares
+/// sub-records, or has long field names, can spell out far more than the Amber file holds.
+pub fn check_header_len(header: &NpyHeader) -> Result<(), String> {
     let bound = descr_len_bound(&header.dtype).saturating_add(header.shape.len() as u64 * 22);
     if bound > MAX_HEADER_LEN as u64 {
         return Err(format!(
@@ -410,6 +410,11 @@ pub fn encode_header(header: &NpyHeader) -> Result<Vec<u8>, String> {
              writes (numpy itself reads at most 10,000 unless given max_header_size)"
         ));
     }
+    Ok(())
+}
+
+pub fn encode_header(header: &NpyHeader) -> Result<Vec<u8>, String> {
+    check_header_len(header)?;
     let fortran = header.order == Order::F;
     let mut dict = format!(
         "{{'descr': {}, 'fortran_order': {}, 'shape': {}, }}",
