@@ -534,4 +534,17 @@ def test_untouched_sparse_matrices_of_every_format_load_alike(fmt, kind):
     loaded = af.loads(af.dumps(matrix))
     assert type(loaded) is type(matrix) and loaded.shape == (6, 4)
     np.testing.assert_array_equal(loaded.toarray(), sparse(fmt, kind).toarray())
-    np.testing.assert_array_equal(loaded @ np.arange(4.0), sparse(fmt, kind) @ np.arange(4.0))
+    original = sparse(fmt, kind)
+    conversions = {
+        "toarray": lambda m: m.toarray(),
+        "tocsr": lambda m: m.tocsr().toarray(),
+        "tocsc": lambda m: m.tocsc().toarray(),
+        "tocoo": lambda m: m.tocoo().toarray(),
+        "matrix @ vector": lambda m: m @ np.arange(4.0),
+        "matrix.T @ vector": lambda m: m.T @ np.arange(6.0),
+        "matrix @ matrix.T": lambda m: (m @ m.T).toarray(),
+        "sum axis 0": lambda m: np.asarray(m.sum(axis=0)),
+        "row slice": lambda m: m.tocsr()[1:3].toarray(),
+    }
+    for name, convert in conversions.items():
+        np.testing.assert_array_equal(convert(loaded), convert(original), err_msg=name)

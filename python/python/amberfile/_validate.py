@@ -502,7 +502,8 @@ def _hasher(hasher: Any) -> None:
 
 # --- scipy.sparse ----------------------------------------------------------------------------
 
-# Flags that let scipy skip sorting or deduplicating: forgotten, so scipy works them out again.
+# Flags that let scipy skip sorting or deduplicating: forgotten, so scipy works them out again
+# (CSR/CSC/BSR compute them on demand; COO's is a plain attribute, set to "not canonical").
 _SPARSE_FLAGS = ("_has_sorted_indices", "_has_canonical_format", "has_canonical_format")
 
 
@@ -510,6 +511,8 @@ def _sparse_common(matrix: Any) -> tuple[int, ...]:
     attributes = _attributes(matrix)
     for flag in _SPARSE_FLAGS:
         attributes.pop(flag, None)
+    if matrix.format == "coo":
+        matrix.has_canonical_format = False
     shape = attributes.get("_shape")
     if not isinstance(shape, tuple) or not 1 <= len(shape) <= 2:
         raise ValueError("a sparse matrix's shape must be a tuple of one or two sizes")
