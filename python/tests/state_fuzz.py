@@ -49,6 +49,10 @@ What counts as a failure, and why:
   The rule follows the outermost subject type, the one whose methods the user calls: a
   numpy-only wrapper such as a pipeline may fail in its own Python code before or around a
   validated member, while a member's compiled code is still guarded by the signal rule.
+  Conversely, a validated type may hold a numpy-only part (histogram boosting's categorical
+  preprocessor, a ColumnTransformer): an ordinary exception raised in a method of such a part
+  (the innermost scikit-learn or scipy object on the traceback) is that part's documented
+  outcome, not a gap in the outer type's validation.
   The one exception to both: numpy refusing an array allocation (its ``_ArrayMemoryError``,
   "Unable to allocate ...") during a call is accepted and counted as ``alloc-refused``, since a
   valid file may describe, say, a huge sparse matrix whose ``toarray`` cannot fit, and numpy
@@ -1090,15 +1094,33 @@ def is_validated_subject(subject: Subject) -> bool:
     return validated_type(qualified_name(type(subject.obj)))
 
 
+def _raising_object_type(error: BaseException) -> type | None:
+    """The type of the innermost scikit-learn or scipy object whose method is on the traceback."""
+    owner = None
+    frame = error.__traceback__
+    while frame is not None:
+        candidate = type(frame.tb_frame.f_locals.get("self"))
+        if candidate.__module__.startswith(("sklearn.", "scipy.sparse.")):
+            owner = candidate
+        frame = frame.tb_next
+    return owner
+
+
 def _call_outcome(error: BaseException, validated: bool) -> str | None:
     """The accepted outcome of a call that raised ``error``, or None if it is a failure."""
     if _is_numpy_allocation_refusal(error):
         return "alloc-refused"
     if isinstance(error, ValueError):
         return "value-error"
-    if not validated and isinstance(error, Exception) and not isinstance(error, _NEVER_ORDINARY):
-        return "python-error"
-    return None
+    if not isinstance(error, Exception) or isinstance(error, _NEVER_ORDINARY):
+        return None
+    if validated:
+        from amberfile._names import qualified_name
+        from amberfile._policy import validated_type
+
+        owner = _raising_object_type(error)
+        validated = owner is None or validated_type(qualified_name(owner))
+    return None if validated else "python-error"
 
 
 def _exception_text(error: BaseException) -> str:
