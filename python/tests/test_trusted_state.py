@@ -353,7 +353,7 @@ def hostile_sparse(fmt, kind):
     edits = {
         "csr": [("indices", lambda m: m.indices.__setitem__(0, 10**6)), ("indptr", lambda m: m.indptr.__setitem__(2, 50))],
         "csc": [("indices", lambda m: m.indices.__setitem__(0, -3)), ("indptr", lambda m: m.indptr.__setitem__(1, 4))],
-        "bsr": [("indices", lambda m: m.indices.__setitem__(0, 99))],
+        "bsr": [("indices", lambda m: m.indices.__setitem__(0, 99)), ("partial block", lambda m: setattr(m, "_shape", (7, 4)))],
         "coo": [("row", lambda m: m.coords[0].__setitem__(0, 10**6)), ("col", lambda m: m.coords[1].__setitem__(1, -1))],
         "dia": [("offsets", lambda m: setattr(m, "offsets", m.offsets[:1]))],
         "lil": [("column", lambda m: m.rows[2].__setitem__(0, 10**6))],

@@ -35,6 +35,8 @@ MAX_COUNT = 2**31 - 1
 
 def count(value: Any, what: str, low: int = 0, high: int = MAX_COUNT) -> int:
     """``value`` as an int in ``low..=high``, whatever its integer type; bools are refused."""
+    if type(value) is int and low <= value <= high:  # the common case, checked in one step
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what} must be an integer, not a bool")
     try:
@@ -73,7 +75,7 @@ def _attributes(obj: Any) -> dict:
 def _fitted(attributes: dict) -> bool:
     """scikit-learn's own rule (``check_is_fitted``): a fitted estimator has an attribute
     ending in an underscore. An unfitted one raises NotFittedError when used."""
-    return any(key[-1:] == "_" and key[:2] != "__" for key in attributes)
+    return "n_features_in_" in attributes or any(key[-1:] == "_" and key[:2] != "__" for key in attributes)
 
 
 def _require(attributes: dict, owner: str, names: tuple[str, ...]) -> None:
@@ -136,7 +138,8 @@ def _tree_args(args: tuple) -> None:
     n_outputs = count(n_outputs, "a Tree's n_outputs", 1)
     if n_classes.shape[0] != n_outputs:
         raise ValueError("a Tree's n_classes must have one entry per output")
-    if n_classes.min() < 1 or n_outputs * int(n_classes.max()) > MAX_COUNT:
+    counts = n_classes.tolist()  # one entry per output: Python's min and max beat numpy's here
+    if min(counts) < 1 or n_outputs * max(counts) > MAX_COUNT:
         raise ValueError("a Tree's class counts are out of range")
 
 
@@ -204,7 +207,7 @@ def _tree_estimator(estimator: Any) -> None:
         raise ValueError(f"a {owner}'s n_features_in_ does not match its tree")
     if count(attributes["n_outputs_"], f"a {owner}'s n_outputs_", 1) != tree.n_outputs:
         raise ValueError(f"a {owner}'s n_outputs_ does not match its tree")
-    if classifier and _class_counts(attributes, owner, tree.n_outputs) != list(tree.n_classes):
+    if classifier and _class_counts(attributes, owner, tree.n_outputs) != tree.n_classes.tolist():
         raise ValueError(f"a {owner}'s class counts do not match its tree")
     elif not classifier and tree.max_n_classes != 1:
         raise ValueError(f"a {owner}'s tree is a classification tree")
@@ -242,7 +245,9 @@ def _forest(forest: Any, bagging: bool = False) -> list | None:
         return
     owner = type(forest).__name__
     classifier = isinstance(forest, _sklearn().ClassifierMixin)
-    _require_fitted(forest, attributes, owner, ("estimators_", "n_features_in_") + (() if bagging else ("n_outputs_",))
+    # estimator: the template whose tags predict asks for.
+    _require_fitted(forest, attributes, owner, ("estimators_", "n_features_in_", "estimator")
+                    + (() if bagging else ("n_outputs_",))
                     + (("classes_", "n_classes_") if classifier else ()))
     forest._validate_params()  # n_jobs, verbose... by scikit-learn's own constraints
     members = attributes["estimators_"]
@@ -263,7 +268,7 @@ def _forest(forest: Any, bagging: bool = False) -> list | None:
         raise ValueError(f"a {owner}'s trees do not all have its n_outputs_")
     if classifier:
         counts = _class_counts(attributes, owner, outputs)
-        if any(list(m.tree_.n_classes) != counts for m in members):
+        if any(m.tree_.n_classes.tolist() != counts for m in members):
             raise ValueError(f"a {owner}'s trees do not all have its class counts")
     return members
 
@@ -555,17 +560,18 @@ def _centers(name: str) -> Callable[[Any], None]:
 
     def check(estimator: Any) -> None:
         attributes = _attributes(estimator)
-        if name not in attributes:
+        if not _fitted(attributes):
             return
         owner = type(estimator).__name__
+        _require_fitted(estimator, attributes, owner, (name, "n_features_in_"))
         centers = array(attributes[name], f"a {owner}'s {name}", "f", ndim=2)
         if centers.shape[1] != _width(attributes, owner) or centers.shape[0] == 0:
             raise ValueError(f"a {owner}'s {name} does not have its input's width")
-        if "_n_threads" in attributes:
-            # Threads are the machine's business, not the file's.
+        if "_n_threads" in attributes or name == "cluster_centers_" and "labels_" in attributes:
+            # Threads are the machine's business, not the file's (k-means reads _n_threads).
             from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-            count(attributes["_n_threads"], f"a {owner}'s _n_threads", 1)
+            count(attributes.get("_n_threads", 1), f"a {owner}'s _n_threads", 1)
             estimator._n_threads = _openmp_effective_n_threads()
 
     return check
@@ -593,8 +599,9 @@ def _libsvm(model: Any) -> None:
     outlier = isinstance(model, _sklearn().OutlierMixin)
     _require_fitted(model, attributes, owner, _LIBSVM_FITTED + (("classes_", "class_weight_") if classifier else ())
                     + (("offset_",) if outlier else ()))
-    if outlier:
-        number(attributes["offset_"], f"a {owner}'s offset_")
+    offset = attributes.get("offset_")
+    if outlier and not (isinstance(offset, np.ndarray) and offset.dtype.kind == "f" and offset.shape == (1,)):
+        number(offset, f"a {owner}'s offset_")  # libsvm's models hold it as a 1-element array
     if not isinstance(attributes["_effective_probability"], (bool, np.bool_)):
         raise TypeError(f"a {owner}'s _effective_probability must be a bool")
     from scipy.sparse import issparse
@@ -737,8 +744,18 @@ def _compressed(matrix: Any) -> None:
     if matrix.format == "bsr" and (len(shape) != 2 or 0 in data.shape[1:]
                                    or shape[0] % data.shape[1] or shape[1] % data.shape[2]):
         raise ValueError("a BSR matrix's shape must be a multiple of its block size")
-    array(matrix.indices, "a sparse matrix's indices", "iu", ndim=1)
-    array(matrix.indptr, "a sparse matrix's indptr", "iu", ndim=1)
+    indices = array(matrix.indices, "a sparse matrix's indices", "iu", ndim=1)
+    indptr = array(matrix.indptr, "a sparse matrix's indptr", "iu", ndim=1)
+    # check_format's own full check misses an indptr whose differences overflow (a last
+    # entry of -2**63 passes it): the pointers are checked here by comparison, not by diff.
+    major, minor = shape if matrix.format != "csc" else shape[::-1]
+    if matrix.format == "bsr":
+        major, minor = major // data.shape[1], minor // data.shape[2]
+    if indptr.shape[0] != major + 1 or indptr[0] != 0 or not 0 <= indptr[-1] <= min(indices.shape[0], data.shape[0]):
+        raise ValueError("a sparse matrix's indptr does not span its indices")
+    if np.any(indptr[1:] < indptr[:-1]):
+        raise ValueError("a sparse matrix's indptr must not decrease")
+    indices_below(indices[: int(indptr[-1])], minor, "a sparse matrix's index")
     matrix.check_format(full_check=True)
 
 
