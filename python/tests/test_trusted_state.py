@@ -351,7 +351,9 @@ def sparse(fmt, kind):
 def hostile_sparse(fmt, kind):
     """Per format, edits of the index state that would make a C++ kernel write outside."""
     edits = {
-        "csr": [("indices", lambda m: m.indices.__setitem__(0, 10**6)), ("indptr", lambda m: m.indptr.__setitem__(2, 50))],
+        "csr": [("indices", lambda m: m.indices.__setitem__(0, 10**6)), ("indptr", lambda m: m.indptr.__setitem__(2, 50)),
+                # scipy's own full check takes differences, which overflow past this entry
+                ("indptr overflow", lambda m: setattr(m, "indptr", np.r_[m.indptr[:-1].astype(np.int64), np.int64(-(2**63))]))],
         "csc": [("indices", lambda m: m.indices.__setitem__(0, -3)), ("indptr", lambda m: m.indptr.__setitem__(1, 4))],
         "bsr": [("indices", lambda m: m.indices.__setitem__(0, 99)), ("partial block", lambda m: setattr(m, "_shape", (7, 4)))],
         "coo": [("row", lambda m: m.coords[0].__setitem__(0, 10**6)), ("col", lambda m: m.coords[1].__setitem__(1, -1))],
