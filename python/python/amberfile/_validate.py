@@ -86,14 +86,17 @@ def _require(attributes: dict, owner: str, names: tuple[str, ...]) -> None:
 
 
 @functools.lru_cache(maxsize=256)
-def _param_names(cls: type) -> tuple[str, ...]:
-    return tuple(cls._get_param_names())
+def _required_keys(cls: type, names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(names + tuple(cls._get_param_names()))
 
 
 def _require_fitted(estimator: Any, attributes: dict, owner: str, names: tuple[str, ...]) -> None:
     """The fitted attributes ``names`` and every constructor parameter (read by predict, as a
-    forest reads its trees' ``splitter``) must be there."""
-    _require(attributes, owner, names + _param_names(type(estimator)))
+    forest reads its trees' ``splitter``) must be there. One set comparison per object: a
+    forest has hundreds of trees."""
+    required = _required_keys(type(estimator), names)
+    if not required <= attributes.keys():
+        raise ValueError(f"a fitted {owner} lacks {', '.join(sorted(required - attributes.keys()))}")
 
 
 def number(value: Any, what: str) -> float:
@@ -284,10 +287,15 @@ def _gradient_boosting(model: Any) -> None:
     first tree's width and adds into column k of an array with n_trees_per_iteration_
     columns."""
     attributes = _attributes(model)
-    stages = attributes.get("estimators_")
-    if stages is None:
+    if not _fitted(attributes):
         return
     owner = type(model).__name__
+    classifier = isinstance(model, _sklearn().ClassifierMixin)
+    _require_fitted(model, attributes, owner, ("estimators_", "n_features_in_", "init_", "_loss")
+                    + (("classes_", "n_classes_") if classifier else ()))
+    if not isinstance(attributes["_loss"], _sklearn().BaseLoss):
+        raise TypeError(f"a {owner}'s _loss must be a scikit-learn loss")
+    stages = attributes["estimators_"]
     if not isinstance(stages, np.ndarray) or stages.dtype != object or stages.ndim != 2 or stages.size == 0:
         raise ValueError(f"a {owner}'s estimators_ must be a non-empty 2-d object array")
     from sklearn.tree import DecisionTreeRegressor
