@@ -33,12 +33,27 @@ What counts as a failure, and why:
 - ``load`` raises anything that is not an ``amberfile.AmberError``: a bad state must be
   refused by the package's validation with its typed error (issue 11, item 3), not by
   whatever a library happens to raise (including plain ``ValueError`` and ``MemoryError``);
-- after a successful load, a call raises anything that is not a ``ValueError`` (which covers
-  scikit-learn's own input and shape checks, ``NotFittedError``, numpy's ``LinAlgError``):
-  ``IndexError``, ``TypeError``, ``AttributeError``, ``KeyError``, ``OverflowError``,
-  ``SystemError``, ``RecursionError``, numpy's ``MaskError`` or a ``MemoryError`` mean the
-  loaded object holds a state its own code cannot handle, which validation should have
-  caught. The one exception: numpy refusing an array allocation (its ``_ArrayMemoryError``,
+- after a successful load, what a call may raise depends on why the policy trusts the
+  subject's type (``amberfile._policy.validated_type``):
+
+  - a validated type (trees, forests, boosting, neighbors, SVMs, k-means, sparse formats,
+    losses, distance metrics): anything but a ``ValueError`` (which covers scikit-learn's own
+    input and shape checks, ``NotFittedError``, numpy's ``LinAlgError``) fails. ``IndexError``,
+    ``TypeError``, ``AttributeError``, ``KeyError``... mean the loaded object holds a state
+    its own code cannot handle, which validation should have caught;
+  - a numpy-only type (linear models, SGD, pipelines...): its state reaches only bounds-checked
+    Python and numpy code, so any ordinary ``Exception`` is the documented outcome of a bad
+    state (counted as ``python-error``), but ``MemoryError``, ``SystemError`` and
+    ``RecursionError`` still fail.
+
+  The rule follows the outermost subject type, the one whose methods the user calls: a
+  numpy-only wrapper such as a pipeline may fail in its own Python code before or around a
+  validated member, while a member's compiled code is still guarded by the signal rule.
+  Conversely, a validated type may hold a numpy-only part (histogram boosting's categorical
+  preprocessor, a ColumnTransformer): an ordinary exception raised in a method of such a part
+  (the innermost scikit-learn or scipy object on the traceback) is that part's documented
+  outcome, not a gap in the outer type's validation.
+  The one exception to both: numpy refusing an array allocation (its ``_ArrayMemoryError``,
   "Unable to allocate ...") during a call is accepted and counted as ``alloc-refused``, since a
   valid file may describe, say, a huge sparse matrix whose ``toarray`` cannot fit, and numpy
   refusing cleanly is the right outcome;
@@ -1063,9 +1078,49 @@ def case_by_id(subject: Subject, pool: Pool, seed: int, case_id: str) -> Case:
 
 
 # Outcomes. A case is "unwritable", "rejected" (typed load error), "untrusted" (a baseline refused
-# as untrusted), or loaded and then "ok", "value-error" or "alloc-refused" by its calls' worst
-# result; anything else is a failure (see the module docs).
-NOT_FAILURES = ("unwritable", "rejected", "untrusted", "ok", "value-error", "alloc-refused")
+# as untrusted), or loaded and then "ok", "value-error", "python-error" (numpy-only types) or
+# "alloc-refused" by its calls' worst result; anything else is a failure (see the module docs).
+NOT_FAILURES = ("unwritable", "rejected", "untrusted", "ok", "value-error", "python-error", "alloc-refused")
+_CALL_OUTCOME_RANK = {"ok": 0, "value-error": 1, "python-error": 2, "alloc-refused": 3}
+# What a numpy-only type's call may not raise even so: the interpreter itself in trouble.
+_NEVER_ORDINARY = (MemoryError, SystemError, RecursionError)
+
+
+def is_validated_subject(subject: Subject) -> bool:
+    """Whether the policy trusts the subject's (outermost) type through validation."""
+    from amberfile._names import qualified_name
+    from amberfile._policy import validated_type
+
+    return validated_type(qualified_name(type(subject.obj)))
+
+
+def _raising_object_type(error: BaseException) -> type | None:
+    """The type of the innermost scikit-learn or scipy object whose method is on the traceback."""
+    owner = None
+    frame = error.__traceback__
+    while frame is not None:
+        candidate = type(frame.tb_frame.f_locals.get("self"))
+        if candidate.__module__.startswith(("sklearn.", "scipy.sparse.")):
+            owner = candidate
+        frame = frame.tb_next
+    return owner
+
+
+def _call_outcome(error: BaseException, validated: bool) -> str | None:
+    """The accepted outcome of a call that raised ``error``, or None if it is a failure."""
+    if _is_numpy_allocation_refusal(error):
+        return "alloc-refused"
+    if isinstance(error, ValueError):
+        return "value-error"
+    if not isinstance(error, Exception) or isinstance(error, _NEVER_ORDINARY):
+        return None
+    if validated:
+        from amberfile._names import qualified_name
+        from amberfile._policy import validated_type
+
+        owner = _raising_object_type(error)
+        validated = owner is None or validated_type(qualified_name(owner))
+    return None if validated else "python-error"
 
 
 def _exception_text(error: BaseException) -> str:
@@ -1103,23 +1158,21 @@ def execute(case: Case, subject: Subject, pool: Pool, directory: str, phase: Cal
     except BaseException as error:
         return {"outcome": "load:" + type(error).__name__, "phase": "load", "detail": _exception_text(error)}
     worst = {"outcome": "ok", "phase": "calls", "detail": ""}
+    validated = is_validated_subject(subject)
     for name, call in subject.calls:
         if name in TRAINING_CALLS and case.load_mode == "load mmap":
             continue  # arrays mapped read-only are not trained in place (compiled code would fault)
         phase(f"call {name}")
         try:
             result = call(model)
-        except ValueError as error:
-            if worst["outcome"] == "ok":
-                worst = {"outcome": "value-error", "phase": f"call {name}", "detail": _exception_text(error)}
-            continue
         except BaseException as error:
-            if _is_numpy_allocation_refusal(error):
-                if worst["outcome"] in ("ok", "value-error"):
-                    worst = {"outcome": "alloc-refused", "phase": f"call {name}", "detail": _exception_text(error)}
-                continue
-            return {"outcome": "call:" + type(error).__name__, "phase": f"call {name}",
-                    "detail": _exception_text(error)}
+            outcome = _call_outcome(error, validated)
+            if outcome is None:
+                return {"outcome": "call:" + type(error).__name__, "phase": f"call {name}",
+                        "detail": _exception_text(error)}
+            if _CALL_OUTCOME_RANK[outcome] > _CALL_OUTCOME_RANK[worst["outcome"]]:
+                worst = {"outcome": outcome, "phase": f"call {name}", "detail": _exception_text(error)}
+            continue
         if not case.mutations and not _same(_comparable(result), subject.expected[name]):
             return {"outcome": "baseline-differs", "phase": f"call {name}",
                     "detail": "the unmutated model's result differs from the original's"}
@@ -1255,7 +1308,7 @@ class Report:
 
     def table(self) -> str:
         columns = ["smoke cases", "fuzz cases", "unwritable", "rejected", "ok", "value-error",
-                   "alloc-refused", "failures"]
+                   "python-error", "alloc-refused", "failures"]
         width = max([len(name) for name in self.counts] + [7])
         rows = [f"{'subject':<{width}} " + " ".join(f"{c:>13}" for c in columns)]
         total: Counter = Counter()
@@ -1339,12 +1392,15 @@ def replay(subject: Subject, pool: Pool, seed: int, case_id: str, save: str | No
     print(f"file: {path}")
     model = _load(path, case.load_mode, subject.trusted)
     print(f"loaded: {type(model).__qualname__}")
+    validated = is_validated_subject(subject)
     for name, call in subject.calls:
         print(f"call {name}: ", end="", flush=True)
         try:
             call(model)
             print("ok")
-        except ValueError as error:
+        except BaseException as error:
+            if _call_outcome(error, validated) is None:
+                raise
             print(_exception_text(error))
     return 0
 

@@ -236,6 +236,13 @@ def _trusted_by_default(name: str) -> bool:
     return _sklearn_object(name) is not None or _scipy_sparse_object(name) is not None
 
 
+def validated_type(name: str) -> bool:
+    """True if ``name`` is trusted by default because ``_validate`` checks its state (its
+    methods may reach compiled code); False for the numpy-only types (whose bad state can only
+    give ordinary Python exceptions) and for names not trusted by default."""
+    return _trusted_by_default(name) and _validate.is_validated(name)
+
+
 @functools.lru_cache(maxsize=4096)
 def _resolve_trusted(name: str) -> Any:
     """What a name trusted by default denotes (None if nothing): looked up once per process."""

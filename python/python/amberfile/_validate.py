@@ -35,6 +35,8 @@ MAX_COUNT = 2**31 - 1
 
 def count(value: Any, what: str, low: int = 0, high: int = MAX_COUNT) -> int:
     """``value`` as an int in ``low..=high``, whatever its integer type; bools are refused."""
+    if type(value) is int and low <= value <= high:  # the common case, checked in one step
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{what} must be an integer, not a bool")
     try:
@@ -70,6 +72,61 @@ def _attributes(obj: Any) -> dict:
     return getattr(obj, "__dict__", {})
 
 
+def _fitted(attributes: dict) -> bool:
+    """scikit-learn's own rule (``check_is_fitted``): a fitted estimator has an attribute
+    ending in an underscore. An unfitted one raises NotFittedError when used."""
+    return "n_features_in_" in attributes or any(key[-1:] == "_" and key[:2] != "__" for key in attributes)
+
+
+def _require(attributes: dict, owner: str, names: tuple[str, ...]) -> None:
+    """A fitted estimator's methods read these without checking that they exist."""
+    missing = [name for name in names if name not in attributes]
+    if missing:
+        raise ValueError(f"a fitted {owner} lacks {', '.join(missing)}")
+
+
+@functools.lru_cache(maxsize=256)
+def _required_keys(cls: type, names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(names + tuple(cls._get_param_names()))
+
+
+def _require_fitted(estimator: Any, attributes: dict, owner: str, names: tuple[str, ...]) -> None:
+    """The fitted attributes ``names`` and every constructor parameter (read by predict, as a
+    forest reads its trees' ``splitter``) must be there. One set comparison per object: a
+    forest has hundreds of trees."""
+    required = _required_keys(type(estimator), names)
+    if not required <= attributes.keys():
+        raise ValueError(f"a fitted {owner} lacks {', '.join(sorted(required - attributes.keys()))}")
+
+
+def number(value: Any, what: str) -> float:
+    """``value`` checked to be a real number (not a bool, string or array)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what} must be a number, not {type(value).__name__}")
+    return float(value)
+
+
+@functools.cache
+def _sklearn() -> Any:
+    """The scikit-learn classes the checks compare against, imported once."""
+    from types import SimpleNamespace
+
+    from sklearn._loss.loss import BaseLoss
+    from sklearn.base import ClassifierMixin, OutlierMixin
+    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.metrics import DistanceMetric
+    from sklearn.tree import DecisionTreeRegressor
+    from sklearn.tree._tree import Tree
+
+    return SimpleNamespace(
+        BaseLoss=BaseLoss, ClassifierMixin=ClassifierMixin, OutlierMixin=OutlierMixin, BinMapper=_BinMapper, PREDICTOR_RECORD_DTYPE=PREDICTOR_RECORD_DTYPE,
+        TreePredictor=TreePredictor, DistanceMetric=DistanceMetric,
+        DecisionTreeRegressor=DecisionTreeRegressor, Tree=Tree,
+    )
+
+
 # --- sklearn.tree._tree.Tree ------------------------------------------------------------------
 
 
@@ -84,7 +141,8 @@ def _tree_args(args: tuple) -> None:
     n_outputs = count(n_outputs, "a Tree's n_outputs", 1)
     if n_classes.shape[0] != n_outputs:
         raise ValueError("a Tree's n_classes must have one entry per output")
-    if n_classes.min() < 1 or n_outputs * int(n_classes.max()) > MAX_COUNT:
+    counts = n_classes.tolist()  # one entry per output: Python's min and max beat numpy's here
+    if min(counts) < 1 or n_outputs * max(counts) > MAX_COUNT:
         raise ValueError("a Tree's class counts are out of range")
 
 
@@ -114,29 +172,48 @@ def _width(attributes: dict, owner: str) -> int:
     return count(attributes.get("n_features_in_"), f"a fitted {owner}'s n_features_in_", 1)
 
 
+def _class_counts(attributes: dict, owner: str, n_outputs: int) -> list[int]:
+    """A classifier's classes_ (an array, or one per output) and n_classes_ (an integer, or an
+    integer array per output): predict indexes classes_ by the argmax over n_classes_ columns."""
+    classes, n_classes = attributes["classes_"], attributes["n_classes_"]
+    if n_outputs == 1:
+        classes, n_classes = [classes], [n_classes]
+    elif not isinstance(classes, list) or len(classes) != n_outputs:
+        raise ValueError(f"a {owner} needs one classes_ array per output")
+    else:
+        n_classes = array(n_classes, f"a {owner}'s n_classes_", "iu", ndim=1)
+    if len(n_classes) != n_outputs:
+        raise ValueError(f"a {owner} needs one class count per output")
+    counts = [count(n, f"a {owner}'s n_classes_", 1) for n in n_classes]
+    for labels, size in zip(classes, counts):
+        if not isinstance(labels, np.ndarray) or labels.ndim != 1 or labels.shape[0] != size:
+            raise ValueError(f"a {owner}'s classes_ do not match n_classes_")
+    return counts
+
+
 def _tree_estimator(estimator: Any) -> None:
     """A DecisionTree/ExtraTree: its Tree indexes input columns up to its own n_features,
     while the estimator checks input width against n_features_in_ (and ensembles skip even
     that). Output and class counts must be the tree's too."""
     attributes = _attributes(estimator)
-    tree = attributes.get("tree_")
-    if tree is None:
+    if not _fitted(attributes):
         return
-    from sklearn.tree._tree import Tree
-
-    if type(tree) is not Tree:
-        raise TypeError("a decision tree's tree_ must be a Tree")
     owner = type(estimator).__name__
+    sk = _sklearn()
+    classifier = isinstance(estimator, sk.ClassifierMixin)
+    _require_fitted(estimator, attributes, owner, ("tree_", "n_features_in_", "n_outputs_")
+                    + (("classes_", "n_classes_") if classifier else ()))
+    tree = attributes["tree_"]
+    if type(tree) is not sk.Tree:
+        raise TypeError("a decision tree's tree_ must be a Tree")
     if tree.n_features != _width(attributes, owner):
         raise ValueError(f"a {owner}'s n_features_in_ does not match its tree")
-    if count(attributes.get("n_outputs_"), f"a {owner}'s n_outputs_", 1) != tree.n_outputs:
+    if count(attributes["n_outputs_"], f"a {owner}'s n_outputs_", 1) != tree.n_outputs:
         raise ValueError(f"a {owner}'s n_outputs_ does not match its tree")
-    if "classes_" in attributes:
-        n_classes = np.atleast_1d(attributes.get("n_classes_"))
-        classes = attributes["classes_"] if tree.n_outputs > 1 else [attributes["classes_"]]
-        sizes = [len(c) for c in classes]
-        if list(n_classes) != list(tree.n_classes) or sizes != list(tree.n_classes):
-            raise ValueError(f"a {owner}'s class counts do not match its tree")
+    if classifier and _class_counts(attributes, owner, tree.n_outputs) != tree.n_classes.tolist():
+        raise ValueError(f"a {owner}'s class counts do not match its tree")
+    elif not classifier and tree.max_n_classes != 1:
+        raise ValueError(f"a {owner}'s tree is a classification tree")
 
 
 def _same_width(members: Any, width: int, owner: str) -> None:
@@ -146,16 +223,39 @@ def _same_width(members: Any, width: int, owner: str) -> None:
             raise ValueError(f"a {owner} member is unfitted or does not have {width} features")
 
 
-def _forest(forest: Any) -> None:
+def _path_lengths(forest: Any, attributes: dict, members: list) -> None:
+    """IsolationForest's score_samples indexes, per tree, both arrays by the tree's leaf ids."""
+    owner = type(forest).__name__
+    _require(attributes, owner, ("_average_path_length_per_tree", "_decision_path_lengths", "_max_samples", "offset_"))
+    for key in ("_average_path_length_per_tree", "_decision_path_lengths"):
+        per_tree = attributes[key]
+        if not isinstance(per_tree, (tuple, list)) or len(per_tree) != len(members):
+            raise ValueError(f"an {owner}'s {key} must have one array per tree")
+        for lengths, member in zip(per_tree, members):
+            lengths = array(lengths, f"an {owner}'s {key}", "iuf", ndim=1)
+            if lengths.shape[0] != member.tree_.node_count:
+                raise ValueError(f"an {owner}'s {key} must have one entry per tree node")
+    count(attributes["_max_samples"], f"an {owner}'s _max_samples", 1)
+    number(attributes["offset_"], f"an {owner}'s offset_")
+
+
+def _forest(forest: Any, bagging: bool = False) -> list | None:
     """Forests predict with ``check_input=False``: each tree must be exactly as wide as the
-    forest, or, with feature subsets (IsolationForest, bagging), as its subset."""
+    forest, or, with feature subsets (IsolationForest, bagging), as its subset; a classifier
+    adds its trees' probabilities into arrays of its own class counts."""
     attributes = _attributes(forest)
-    members = attributes.get("estimators_")
-    if members is None:
+    if not _fitted(attributes):
         return
     owner = type(forest).__name__
-    if not isinstance(members, list):
-        raise TypeError(f"a {owner}'s estimators_ must be a list")
+    classifier = isinstance(forest, _sklearn().ClassifierMixin)
+    # estimator: the template whose tags predict asks for.
+    _require_fitted(forest, attributes, owner, ("estimators_", "n_features_in_", "estimator")
+                    + (() if bagging else ("n_outputs_",))
+                    + (("classes_", "n_classes_") if classifier else ()))
+    forest._validate_params()  # n_jobs, verbose... by scikit-learn's own constraints
+    members = attributes["estimators_"]
+    if not isinstance(members, list) or not members:
+        raise TypeError(f"a {owner}'s estimators_ must be a non-empty list")
     width = _width(attributes, owner)
     features = attributes.get("estimators_features_")
     if features is None:
@@ -166,9 +266,20 @@ def _forest(forest: Any) -> None:
         for member, subset in zip(members, features):
             indices_below(array(subset, "a feature subset", "iu", ndim=1), width, "a feature subset")
             _same_width([member], subset.shape[0], owner)
-    outputs = attributes.get("n_outputs_", 1)
-    if any(_attributes(m)["tree_"].n_outputs != outputs for m in members):
+    outputs = count(attributes.get("n_outputs_", 1), f"a {owner}'s n_outputs_", 1)
+    if any(m.tree_.n_outputs != outputs for m in members):
         raise ValueError(f"a {owner}'s trees do not all have its n_outputs_")
+    if classifier:
+        counts = _class_counts(attributes, owner, outputs)
+        if any(m.tree_.n_classes.tolist() != counts for m in members):
+            raise ValueError(f"a {owner}'s trees do not all have its class counts")
+    return members
+
+
+def _isolation_forest(forest: Any) -> None:
+    members = _forest(forest, bagging=True)
+    if members is not None:
+        _path_lengths(forest, _attributes(forest), members)
 
 
 def _gradient_boosting(model: Any) -> None:
@@ -176,10 +287,15 @@ def _gradient_boosting(model: Any) -> None:
     first tree's width and adds into column k of an array with n_trees_per_iteration_
     columns."""
     attributes = _attributes(model)
-    stages = attributes.get("estimators_")
-    if stages is None:
+    if not _fitted(attributes):
         return
     owner = type(model).__name__
+    classifier = isinstance(model, _sklearn().ClassifierMixin)
+    _require_fitted(model, attributes, owner, ("estimators_", "n_features_in_", "init_", "_loss")
+                    + (("classes_", "n_classes_") if classifier else ()))
+    if not isinstance(attributes["_loss"], _sklearn().BaseLoss):
+        raise TypeError(f"a {owner}'s _loss must be a scikit-learn loss")
+    stages = attributes["estimators_"]
     if not isinstance(stages, np.ndarray) or stages.dtype != object or stages.ndim != 2 or stages.size == 0:
         raise ValueError(f"a {owner}'s estimators_ must be a non-empty 2-d object array")
     from sklearn.tree import DecisionTreeRegressor
@@ -246,22 +362,40 @@ def _bin_mapper(mapper: Any) -> None:
         array(threshold, "a bin threshold array", "f", ndim=1)
 
 
+_HIST_FITTED = ("_predictors", "_bin_mapper", "n_features_in_", "n_trees_per_iteration_", "_baseline_prediction",
+                "_loss", "_preprocessor", "is_categorical_", "_n_features")
+
+
 def _hist_gradient_boosting(model: Any) -> None:
     """Predictors split on input columns (the model checks input width against
     n_features_in_) and look categories up by feature in the binner's categorical flags."""
     attributes = _attributes(model)
-    rounds = attributes.get("_predictors")
-    if rounds is None:
+    if not _fitted(attributes):
         return
     owner = type(model).__name__
+    sk = _sklearn()
+    classifier = isinstance(model, sk.ClassifierMixin)
+    _require_fitted(model, attributes, owner, _HIST_FITTED + (("classes_",) if classifier else ()))
+    rounds = attributes["_predictors"]
+    if not isinstance(rounds, list):
+        raise TypeError(f"a {owner}'s _predictors must be a list")
     width = _width(attributes, owner)
-    from sklearn.ensemble._hist_gradient_boosting.binning import _BinMapper
-    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
-
-    mapper = attributes.get("_bin_mapper")
-    if type(mapper) is not _BinMapper or mapper.is_categorical_.shape[0] != width:
+    TreePredictor = sk.TreePredictor
+    mapper = attributes["_bin_mapper"]
+    if type(mapper) is not sk.BinMapper or mapper.is_categorical_.shape[0] != width:
         raise ValueError(f"a {owner}'s binner does not have its {width} features")
-    per_iteration = count(attributes.get("n_trees_per_iteration_"), f"a {owner}'s n_trees_per_iteration_", 1)
+    per_iteration = count(attributes["n_trees_per_iteration_"], f"a {owner}'s n_trees_per_iteration_", 1)
+    if classifier:
+        classes = attributes["classes_"]
+        if not isinstance(classes, np.ndarray) or classes.ndim != 1 or classes.shape[0] < 2:
+            raise ValueError(f"a {owner}'s classes_ must be a 1-d array of two or more classes")
+        if per_iteration != (1 if classes.shape[0] == 2 else classes.shape[0]):
+            raise ValueError(f"a {owner}'s classes_ does not match its trees per iteration")
+    baseline = array(attributes["_baseline_prediction"], f"a {owner}'s _baseline_prediction", "f", ndim=2)
+    if baseline.shape != (1, per_iteration):
+        raise ValueError(f"a {owner}'s _baseline_prediction must be 1 x {per_iteration}")
+    if not isinstance(attributes["_loss"], sk.BaseLoss):
+        raise TypeError(f"a {owner}'s _loss must be a scikit-learn loss")
     for predictors in rounds:
         if not isinstance(predictors, list) or len(predictors) != per_iteration:
             raise ValueError(f"a {owner} must have {per_iteration} predictors per iteration")
@@ -359,14 +493,22 @@ def _binary_tree_state(tree: Any, state: Any) -> None:
             raise ValueError("a neighbors tree needs one sample weight per sample")
 
 
+_NEIGHBORS_FITTED = ("_fit_X", "n_samples_fit_", "_fit_method", "n_features_in_", "effective_metric_",
+                     "effective_metric_params_")
+
+
 def _neighbors_estimator(estimator: Any) -> None:
     """Brute-force searches run Cython over the query and ``_fit_X`` rows with the query's
-    width, and search sizes are checked against n_samples_fit_."""
+    width, and search sizes are checked against n_samples_fit_; classifiers' Cython class
+    modes count neighbors' ``_y`` labels into ``len(classes_)`` slots."""
     attributes = _attributes(estimator)
-    fitted = attributes.get("_fit_X")
-    if fitted is None:
+    if not _fitted(attributes):
         return
     owner = type(estimator).__name__
+    _require_fitted(estimator, attributes, owner, _NEIGHBORS_FITTED)
+    # Hyperparameters by scikit-learn's own constraints (n_neighbors an int, weights known...).
+    estimator._validate_params()
+    fitted = attributes["_fit_X"]
     width = _width(attributes, owner)
     from scipy.sparse import issparse
 
@@ -388,6 +530,36 @@ def _neighbors_estimator(estimator: Any) -> None:
     for key, value in params.items():
         if isinstance(value, np.ndarray) and any(size != width for size in value.shape):
             raise ValueError(f"a {owner}'s metric parameter {key!r} does not have its {width} features")
+    if "_y" in attributes or hasattr(type(estimator), "predict"):
+        _neighbors_targets(estimator, attributes, owner, fitted.shape[0])
+
+
+def _neighbors_targets(estimator: Any, attributes: dict, owner: str, n_samples: int) -> None:
+    """``_y`` holds one target row per fitted sample; a classifier's are class indices, one
+    column per output when ``outputs_2d_``, into ``classes_`` (one array per output)."""
+    _require(attributes, owner, ("_y",))
+    targets = array(attributes["_y"], f"a {owner}'s _y", "iuf")
+    if targets.ndim not in (1, 2) or targets.shape[0] != n_samples:
+        raise ValueError(f"a {owner}'s _y must have one row per fitted sample")
+    if not isinstance(estimator, _sklearn().ClassifierMixin):
+        return
+    _require(attributes, owner, ("classes_", "outputs_2d_"))
+    two_d = attributes["outputs_2d_"]
+    if not isinstance(two_d, (bool, np.bool_)) or bool(two_d) != (targets.ndim == 2):
+        raise ValueError(f"a {owner}'s outputs_2d_ does not match its _y")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"a {owner}'s _y must hold integer class indices")
+    classes = attributes["classes_"] if two_d else [attributes["classes_"]]
+    columns = targets.reshape(n_samples, -1).T
+    if not isinstance(classes, list) or len(classes) != columns.shape[0]:
+        raise ValueError(f"a {owner} needs one classes_ array per output")
+    for labels, column in zip(classes, columns):
+        if not isinstance(labels, np.ndarray) or labels.ndim != 1 or labels.shape[0] == 0:
+            raise ValueError(f"a {owner}'s classes_ must be non-empty 1-d arrays")
+        indices_below(column, labels.shape[0], f"a {owner}'s class index")
+    outliers = attributes.get("outlier_label_")
+    if outliers is not None and (not isinstance(outliers, list) or len(outliers) != len(classes)):
+        raise ValueError(f"a {owner}'s outlier_label_ must have one label per output")
 
 
 def _centers(name: str) -> Callable[[Any], None]:
@@ -396,17 +568,18 @@ def _centers(name: str) -> Callable[[Any], None]:
 
     def check(estimator: Any) -> None:
         attributes = _attributes(estimator)
-        if name not in attributes:
+        if not _fitted(attributes):
             return
         owner = type(estimator).__name__
+        _require_fitted(estimator, attributes, owner, (name, "n_features_in_"))
         centers = array(attributes[name], f"a {owner}'s {name}", "f", ndim=2)
         if centers.shape[1] != _width(attributes, owner) or centers.shape[0] == 0:
             raise ValueError(f"a {owner}'s {name} does not have its input's width")
-        if "_n_threads" in attributes:
-            # Threads are the machine's business, not the file's.
+        if "_n_threads" in attributes or name == "cluster_centers_" and "labels_" in attributes:
+            # Threads are the machine's business, not the file's (k-means reads _n_threads).
             from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
-            count(attributes["_n_threads"], f"a {owner}'s _n_threads", 1)
+            count(attributes.get("_n_threads", 1), f"a {owner}'s _n_threads", 1)
             estimator._n_threads = _openmp_effective_n_threads()
 
     return check
@@ -417,15 +590,28 @@ def _centers(name: str) -> Callable[[Any], None]:
 _KERNELS = ("linear", "poly", "rbf", "sigmoid", "precomputed")
 
 
+_LIBSVM_FITTED = ("support_", "support_vectors_", "_n_support", "_dual_coef_", "_intercept_", "_probA", "_probB",
+                  "_gamma", "_sparse", "shape_fit_", "n_features_in_", "fit_status_", "_effective_probability")
+
+
 def _libsvm(model: Any) -> None:
     """libsvm's predict (C) builds its model from these arrays with their lengths implied:
     n_class = len(_n_support) classes, n_class*(n_class-1)/2 intercepts (and probA/probB),
     n_class-1 rows of dual coefficients for l support vectors, whose count per class sums to
     l; a precomputed kernel reads input column support_[i]."""
     attributes = _attributes(model)
-    if "support_" not in attributes:
+    if not _fitted(attributes):
         return
     owner = type(model).__name__
+    classifier = isinstance(model, _sklearn().ClassifierMixin)
+    outlier = isinstance(model, _sklearn().OutlierMixin)
+    _require_fitted(model, attributes, owner, _LIBSVM_FITTED + (("classes_", "class_weight_") if classifier else ())
+                    + (("offset_",) if outlier else ()))
+    offset = attributes.get("offset_")
+    if outlier and not (isinstance(offset, np.ndarray) and offset.dtype.kind == "f" and offset.shape == (1,)):
+        number(offset, f"a {owner}'s offset_")  # libsvm's models hold it as a 1-element array
+    if not isinstance(attributes["_effective_probability"], (bool, np.bool_)):
+        raise TypeError(f"a {owner}'s _effective_probability must be a bool")
     from scipy.sparse import issparse
     impl = type(model)._impl
     if attributes.get("_impl", impl) != impl:
@@ -456,6 +642,10 @@ def _libsvm(model: Any) -> None:
         raise ValueError(f"a {owner} needs two or more classes")
     if impl in ("c_svc", "nu_svc") and n_support.sum() != n_vectors:
         raise ValueError(f"a {owner}'s support counts do not add up to its support vectors")
+    if classifier:  # predict takes classes_[label] for libsvm's labels 0..n_class-1
+        classes = attributes["classes_"]
+        if not isinstance(classes, np.ndarray) or classes.shape != (n_class,):
+            raise ValueError(f"a {owner}'s classes_ must have its {n_class} classes")
     pairs = n_class * (n_class - 1) // 2
     dual = attributes.get("_dual_coef_")
     # Sparse models pass the CSR's data, read as a dense (n_class-1, l) block.
@@ -473,6 +663,33 @@ def _libsvm(model: Any) -> None:
     for key in ("_gamma", "coef0", "cache_size"):
         if not isinstance(attributes.get(key), (float, int, np.floating, np.integer)):
             raise TypeError(f"a {owner}'s {key} must be a number")
+
+
+# --- loss objects -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _fresh_loss(cls: type) -> dict:
+    return vars(cls())
+
+
+def _loss(loss: Any) -> None:
+    """A loss calls its compiled ``closs`` (a Cython class per loss, taking arrays the caller
+    sized) and its link: both must be the ones the loss class itself makes, and every other
+    attribute of the type a fresh instance has."""
+    owner = type(loss).__name__
+    attributes = _attributes(loss)
+    for key, default in _fresh_loss(type(loss)).items():
+        if key not in attributes:
+            raise ValueError(f"a {owner} lacks {key}")
+        value = attributes[key]
+        if key == "n_classes" and value is not None:
+            count(value, f"a {owner}'s n_classes", 1)
+        elif default is None:
+            if value is not None and key in ("xp", "device"):
+                raise TypeError(f"a {owner}'s {key} must be None")
+        elif type(value) is not type(default):
+            raise TypeError(f"a {owner}'s {key} must be a {type(default).__name__}")
 
 
 # --- text and dict vectorizers ---------------------------------------------------------------
@@ -502,7 +719,8 @@ def _hasher(hasher: Any) -> None:
 
 # --- scipy.sparse ----------------------------------------------------------------------------
 
-# Flags that let scipy skip sorting or deduplicating: forgotten, so scipy works them out again.
+# Flags that let scipy skip sorting or deduplicating: forgotten, so scipy works them out again
+# (CSR/CSC/BSR compute them on demand; COO's is a plain attribute, set to "not canonical").
 _SPARSE_FLAGS = ("_has_sorted_indices", "_has_canonical_format", "has_canonical_format")
 
 
@@ -510,6 +728,8 @@ def _sparse_common(matrix: Any) -> tuple[int, ...]:
     attributes = _attributes(matrix)
     for flag in _SPARSE_FLAGS:
         attributes.pop(flag, None)
+    if matrix.format == "coo":
+        matrix.has_canonical_format = False
     shape = attributes.get("_shape")
     if not isinstance(shape, tuple) or not 1 <= len(shape) <= 2:
         raise ValueError("a sparse matrix's shape must be a tuple of one or two sizes")
@@ -525,10 +745,25 @@ def _sparse_data(values: Any, ndim: int) -> np.ndarray:
 def _compressed(matrix: Any) -> None:
     """CSR, CSC and BSR kernels (C++) index by indptr and indices without checks;
     ``check_format(full_check=True)`` verifies every one against the shape."""
-    _sparse_common(matrix)
-    _sparse_data(matrix.data, 3 if matrix.format == "bsr" else 1)
-    array(matrix.indices, "a sparse matrix's indices", "iu", ndim=1)
-    array(matrix.indptr, "a sparse matrix's indptr", "iu", ndim=1)
+    shape = _sparse_common(matrix)
+    data = _sparse_data(matrix.data, 3 if matrix.format == "bsr" else 1)
+    # BSR kernels walk whole blocks: a shape that is not a multiple of the block size makes
+    # them write past the end of the output (check_format does not look).
+    if matrix.format == "bsr" and (len(shape) != 2 or 0 in data.shape[1:]
+                                   or shape[0] % data.shape[1] or shape[1] % data.shape[2]):
+        raise ValueError("a BSR matrix's shape must be a multiple of its block size")
+    indices = array(matrix.indices, "a sparse matrix's indices", "iu", ndim=1)
+    indptr = array(matrix.indptr, "a sparse matrix's indptr", "iu", ndim=1)
+    # check_format's own full check misses an indptr whose differences overflow (a last
+    # entry of -2**63 passes it): the pointers are checked here by comparison, not by diff.
+    major, minor = shape if matrix.format != "csc" else shape[::-1]
+    if matrix.format == "bsr":
+        major, minor = major // data.shape[1], minor // data.shape[2]
+    if indptr.shape[0] != major + 1 or indptr[0] != 0 or not 0 <= indptr[-1] <= min(indices.shape[0], data.shape[0]):
+        raise ValueError("a sparse matrix's indptr does not span its indices")
+    if np.any(indptr[1:] < indptr[:-1]):
+        raise ValueError("a sparse matrix's indptr must not decrease")
+    indices_below(indices[: int(indptr[-1])], minor, "a sparse matrix's index")
     matrix.check_format(full_check=True)
 
 
@@ -554,6 +789,9 @@ def _diagonals(matrix: Any) -> None:
     offsets = array(matrix.offsets, "a DIA matrix's offsets", "iu", ndim=1)
     if offsets.shape[0] != data.shape[0]:
         raise ValueError("a DIA matrix needs one offset per diagonal")
+    # Its kernels take the shape in the offsets' integer type, as scipy itself chooses it.
+    if max(matrix._shape) > np.iinfo(offsets.dtype).max:
+        raise ValueError("a DIA matrix's shape does not fit its offsets' integer type")
 
 
 def _rows_of_lists(matrix: Any) -> None:
@@ -564,11 +802,33 @@ def _rows_of_lists(matrix: Any) -> None:
     for part in (rows, data):
         if not isinstance(part, np.ndarray) or part.dtype != object or part.shape != (rows_count,):
             raise ValueError("a LIL matrix needs one list per row")
+    dtype = _attributes(matrix).get("dtype")
+    fits = _scalar_fits(dtype) if isinstance(dtype, np.dtype) else None
     for row, values in zip(rows, data):
         if not isinstance(row, list) or not isinstance(values, list) or len(row) != len(values):
             raise ValueError("a LIL row must be two lists of one length")
         for column in row:
             count(column, "a LIL column", 0, columns - 1)
+        if fits is not None and not all(map(fits, values)):
+            raise TypeError(f"a LIL matrix's values must be numbers that fit {dtype}")
+
+
+def _scalar_fits(dtype: np.dtype) -> Callable[[Any], bool]:
+    """Whether a LIL value converts to ``dtype`` in tocsr's Cython (Python ints by range,
+    Python complex only to complex; numpy scalars are cast)."""
+    low, high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if dtype.kind in "iu" else (-(2**63), 2**63 - 1)
+
+    def fits(value: Any) -> bool:
+        kind = type(value)
+        if kind is float or kind is bool:
+            return True
+        if kind is int:
+            return low <= value <= high
+        if kind is complex:
+            return dtype.kind == "c"
+        return isinstance(value, np.generic) and value.dtype.kind in "biufc"
+
+    return fits
 
 
 def _dictionary_of_keys(matrix: Any) -> None:
@@ -583,6 +843,10 @@ def _dictionary_of_keys(matrix: Any) -> None:
             raise ValueError("a DOK key must have one index per dimension")
         for index, size in zip(key, shape):
             count(index, "a DOK index", 0, size - 1)
+    # Products and sums add the values as numpy scalars of the matrix's dtype.
+    dtype = _attributes(matrix).get("dtype")
+    if isinstance(dtype, np.dtype) and not all(type(value) is dtype.type for value in entries.values()):
+        raise TypeError(f"a DOK matrix's values must be {dtype} scalars")
 
 
 def _dtype_attribute(check: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -636,7 +900,6 @@ FORESTS = (
     "sklearn.ensemble.ExtraTreesClassifier",
     "sklearn.ensemble.ExtraTreesRegressor",
     "sklearn.ensemble.RandomTreesEmbedding",
-    "sklearn.ensemble.IsolationForest",
 )
 GRADIENT_BOOSTING = ("sklearn.ensemble.GradientBoostingClassifier", "sklearn.ensemble.GradientBoostingRegressor")
 HIST_GRADIENT_BOOSTING = (
@@ -710,6 +973,7 @@ def _tables() -> tuple[dict[str, Callable], dict[str, Callable], dict[str, Calla
     after = {
         **named(_classes(*TREE_ESTIMATORS), _tree_estimator),
         **named(_classes(*FORESTS), _forest),
+        **named(_classes("sklearn.ensemble.IsolationForest"), _isolation_forest),
         **named(_classes(*GRADIENT_BOOSTING), _gradient_boosting),
         **named(_classes(*HIST_GRADIENT_BOOSTING), _hist_gradient_boosting),
         **named([_BinMapper], _bin_mapper),
@@ -718,11 +982,27 @@ def _tables() -> tuple[dict[str, Callable], dict[str, Callable], dict[str, Calla
         **named(_classes(*VOCABULARIES), _vocabulary),
         **named(_classes(*HASHERS), _hasher),
     }
+    after.update(named(_losses(), _loss))
     for name, attribute in CENTERS.items():
         after.update(named(_classes(name), _centers(attribute)))
     for fmt, check in _SPARSE_FORMATS.items():
         after.update(named(_classes(f"scipy.sparse.{fmt}_matrix", f"scipy.sparse.{fmt}_array"), check))
     return args, before, after
+
+
+def _losses() -> list[type]:
+    """The loss classes of ``sklearn._loss.loss`` that build their own closs and link."""
+    from sklearn._loss import loss
+
+    found = []
+    for cls in vars(loss).values():
+        if isinstance(cls, type) and issubclass(cls, loss.BaseLoss) and cls is not loss.BaseLoss:
+            try:
+                _fresh_loss(cls)
+            except Exception:  # needs constructor arguments: left to the helper-module rule
+                continue
+            found.append(cls)
+    return found
 
 
 def _builtin_metrics(module: Any, base: type) -> list[type]:
