@@ -289,12 +289,17 @@ def test_neighbors_with_hostile_state(tmp_path):
     def more_samples_claimed(model):
         model.n_samples_fit_ = np.int32(500)
 
+    def no_leaf_size(model):
+        # breadth-first queries divide by the leaf size: SIGFPE
+        model._tree = tree_state_edit(model._tree, 4, 0)
+
     mahalanobis = {"metric": "mahalanobis", "metric_params": {"VI": np.eye(6)}}
     call = "obj.kneighbors(X); obj.predict(X)"
     cases = [
         ("kd_index", knn("kd_tree", index_outside), call, "sklearn.neighbors._kd_tree.KDTree", "_tree"),
         ("ball_index", knn("ball_tree", index_outside), call, "sklearn.neighbors._ball_tree.BallTree", "_tree"),
         ("kd_node_range", knn("kd_tree", node_range_outside), call, "sklearn.neighbors._kd_tree.KDTree", "_tree"),
+        ("kd_leaf_size", knn("kd_tree", no_leaf_size), "obj._tree.query(X, breadth_first=True)", "sklearn.neighbors._kd_tree.KDTree", "_tree"),
         ("ball_levels", knn("ball_tree", levels_lie), call, "sklearn.neighbors._ball_tree.BallTree", "_tree"),
         ("ball_metric_short", knn("ball_tree", short_metric, **mahalanobis), call, "sklearn.neighbors._ball_tree.BallTree", "_tree"),
         ("metric_mismatch", knn("ball_tree", metric_mismatch, **mahalanobis), call, "sklearn.metrics._dist_metrics.MahalanobisDistance64", "_tree/11"),
@@ -357,7 +362,9 @@ def hostile_sparse(fmt, kind):
         "csc": [("indices", lambda m: m.indices.__setitem__(0, -3)), ("indptr", lambda m: m.indptr.__setitem__(1, 4))],
         "bsr": [("indices", lambda m: m.indices.__setitem__(0, 99)), ("partial block", lambda m: setattr(m, "_shape", (7, 4)))],
         "coo": [("row", lambda m: m.coords[0].__setitem__(0, 10**6)), ("col", lambda m: m.coords[1].__setitem__(1, -1))],
-        "dia": [("offsets", lambda m: setattr(m, "offsets", m.offsets[:1]))],
+        "dia": [("offsets", lambda m: setattr(m, "offsets", m.offsets[:1])),
+                # the kernels add offsets to the shape in int32: 2^31 - 1 overflows and writes outside
+                ("offset overflow", lambda m: setattr(m, "offsets", np.r_[m.offsets[:-1], np.int32(2**31 - 1)].astype(np.int32)))],
         "lil": [("column", lambda m: m.rows[2].__setitem__(0, 10**6))],
         "dok": [("key", lambda m: m._dict.__setitem__((1, 10**6), 5.0))],
     }

@@ -279,7 +279,10 @@ def _forest(forest: Any, bagging: bool = False) -> list | None:
 def _isolation_forest(forest: Any) -> None:
     members = _forest(forest, bagging=True)
     if members is not None:
-        _path_lengths(forest, _attributes(forest), members)
+        attributes = _attributes(forest)
+        # predict and score_samples read these besides the members themselves.
+        _require(attributes, type(forest).__name__, ("_max_features", "max_samples_", "estimators_features_"))
+        _path_lengths(forest, attributes, members)
 
 
 def _gradient_boosting(model: Any) -> None:
@@ -382,7 +385,9 @@ def _hist_gradient_boosting(model: Any) -> None:
     width = _width(attributes, owner)
     TreePredictor = sk.TreePredictor
     mapper = attributes["_bin_mapper"]
-    if type(mapper) is not sk.BinMapper or mapper.is_categorical_.shape[0] != width:
+    # An unfitted binner is not checked (see _bin_mapper), so a fitted model needs a fitted one.
+    if type(mapper) is not sk.BinMapper or "bin_thresholds_" not in _attributes(mapper) \
+            or mapper.is_categorical_.shape[0] != width:
         raise ValueError(f"a {owner}'s binner does not have its {width} features")
     per_iteration = count(attributes["n_trees_per_iteration_"], f"a {owner}'s n_trees_per_iteration_", 1)
     if classifier:
@@ -467,6 +472,8 @@ def _binary_tree_state(tree: Any, state: Any) -> None:
         raise ValueError("a neighbors tree's idx_array must index every sample")
     indices_below(idx_array, n_samples, "a neighbors tree's sample index")
     leaf_size, n_levels, n_nodes, *counters = (count(n, "a neighbors tree count") for n in numbers)
+    if leaf_size < 1:  # breadth-first queries divide by it
+        raise ValueError("a neighbors tree's leaf_size must be at least 1")
     fields = ("idx_start", "idx_end", "is_leaf", "radius")
     if not isinstance(node_data, np.ndarray) or node_data.ndim != 1 or node_data.dtype.names != fields:
         raise ValueError("a neighbors tree's node_data must be a 1-d array of node records")
@@ -557,6 +564,8 @@ def _neighbors_targets(estimator: Any, attributes: dict, owner: str, n_samples: 
         if not isinstance(labels, np.ndarray) or labels.ndim != 1 or labels.shape[0] == 0:
             raise ValueError(f"a {owner}'s classes_ must be non-empty 1-d arrays")
         indices_below(column, labels.shape[0], f"a {owner}'s class index")
+    if type(estimator).__name__ == "RadiusNeighborsClassifier":
+        _require(attributes, owner, ("outlier_label_",))  # predict reads it
     outliers = attributes.get("outlier_label_")
     if outliers is not None and (not isinstance(outliers, list) or len(outliers) != len(classes)):
         raise ValueError(f"a {owner}'s outlier_label_ must have one label per output")
@@ -789,8 +798,13 @@ def _diagonals(matrix: Any) -> None:
     offsets = array(matrix.offsets, "a DIA matrix's offsets", "iu", ndim=1)
     if offsets.shape[0] != data.shape[0]:
         raise ValueError("a DIA matrix needs one offset per diagonal")
-    # Its kernels take the shape in the offsets' integer type, as scipy itself chooses it.
-    if max(matrix._shape) > np.iinfo(offsets.dtype).max:
+    # Its kernels add offsets to the shape and to each other in the offsets' integer type (an
+    # offset near 2^31 overflows there and writes out of bounds), so every diagonal must touch
+    # the matrix and the sums must fit.
+    rows, columns = matrix._shape
+    if offsets.size and (int(offsets.min()) < -rows or int(offsets.max()) > columns):
+        raise ValueError("a DIA matrix's diagonal lies outside the matrix")
+    if rows + columns + data.shape[1] > np.iinfo(offsets.dtype).max:
         raise ValueError("a DIA matrix's shape does not fit its offsets' integer type")
 
 
