@@ -237,9 +237,7 @@ fn main() -> amberfile::Result<()> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("model.amber"));
     build(&path)?;
-    let file_len = std::fs::metadata(&path)
-        .map_err(|e| amberfile::Error::Io { offset: 0, source: e })?
-        .len();
+    let file_len = std::fs::metadata(&path).map_err(amberfile::Error::from)?.len();
     println!("wrote {} ({file_len} bytes)", path.display());
 
     // SAFETY: nothing modifies or truncates this freshly written file while it is mapped here.

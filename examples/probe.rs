@@ -51,7 +51,10 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => println!("ok"),
-        Err(e) => println!("error {} {}", e.class(), e.offset()),
+        Err(e) => match e.offset() {
+            Some(offset) => println!("error {} {offset}", e.class()),
+            None => println!("error {}", e.class()),
+        },
     }
     ExitCode::SUCCESS
 }

@@ -343,7 +343,7 @@ pub(crate) struct DTypeShape {
 }
 
 /// Rules R22 to R24 (spec 9.4): parameters of bytes, unicode, void, datetime and timedelta.
-pub(crate) fn check_parameters(dtype: &DType, offset: u64) -> Result<()> {
+pub(crate) fn check_parameters(dtype: &DType, offset: Option<u64>) -> Result<()> {
     let invalid = |detail: String| Err(Error::invalid_dtype(offset, detail));
     match dtype {
         DType::Bytes(0) | DType::Unicode(0) | DType::Void(0) => invalid(format!("{dtype} has itemsize 0")),
@@ -380,7 +380,12 @@ pub(crate) struct RecordCheck<'l, K> {
 
 impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
     /// R25 and R26.
-    pub(crate) fn start(itemsize: u32, field_count: u32, limits: &'l Limits, offset: u64) -> Result<Self> {
+    pub(crate) fn start(
+        itemsize: u32,
+        field_count: u32,
+        limits: &'l Limits,
+        offset: Option<u64>,
+    ) -> Result<Self> {
         if itemsize == 0 || u64::from(itemsize) > MAX_ITEMSIZE {
             return Err(Error::invalid_dtype(
                 offset,
@@ -409,7 +414,7 @@ impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
     }
 
     /// R29: names are unique by their bytes; `key` identifies `name`'s bytes.
-    pub(crate) fn name(&mut self, key: K, name: &str, offset: u64) -> Result<()> {
+    pub(crate) fn name(&mut self, key: K, name: &str, offset: Option<u64>) -> Result<()> {
         if !self.names.insert(key) {
             return Err(Error::invalid_dtype(
                 offset,
@@ -420,7 +425,7 @@ impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
     }
 
     /// R31 and R32, given the shape of the field's dtype.
-    pub(crate) fn nesting(&mut self, inner: DTypeShape, offset: u64) -> Result<()> {
+    pub(crate) fn nesting(&mut self, inner: DTypeShape, offset: Option<u64>) -> Result<()> {
         self.shape.depth = self.shape.depth.max(inner.depth.saturating_add(1));
         if self.shape.depth > self.limits.max_dtype_depth {
             return Err(Error::limit(
@@ -451,7 +456,7 @@ impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
         field_offset: u32,
         field_itemsize: u64,
         dims: &[u64],
-        offset: u64,
+        offset: Option<u64>,
     ) -> Result<()> {
         let size = dims.iter().try_fold(field_itemsize, |acc, &d| acc.checked_mul(d));
         let end = size.and_then(|size| u64::from(field_offset).checked_add(size));
@@ -469,7 +474,7 @@ impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
     }
 
     /// R35: no two fields overlap.
-    pub(crate) fn finish(mut self, offset: u64) -> Result<DTypeShape> {
+    pub(crate) fn finish(mut self, offset: Option<u64>) -> Result<DTypeShape> {
         self.extents.sort_unstable();
         if self.extents.windows(2).any(|w| w[1].0 < w[0].1) {
             return Err(Error::invalid_dtype(offset, "record fields overlap"));
@@ -479,7 +484,7 @@ impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
 }
 
 /// R33.
-pub(crate) fn check_field_ndim(ndim: usize, offset: u64) -> Result<()> {
+pub(crate) fn check_field_ndim(ndim: usize, offset: Option<u64>) -> Result<()> {
     if ndim > MAX_NDIM {
         return Err(Error::limit(
             offset,
@@ -491,19 +496,19 @@ pub(crate) fn check_field_ndim(ndim: usize, offset: u64) -> Result<()> {
 
 /// Checks a dtype tree built through the API with the same rules the reader applies.
 pub(crate) fn check_dtype_tree(dtype: &DType, limits: &Limits) -> Result<DTypeShape> {
-    check_parameters(dtype, 0)?;
+    check_parameters(dtype, None)?;
     let DType::Record(record) = dtype else {
         return Ok(DTypeShape::default());
     };
     let field_count = u32::try_from(record.fields.len()).unwrap_or(u32::MAX);
-    let mut check = RecordCheck::start(record.itemsize, field_count, limits, 0)?;
+    let mut check = RecordCheck::start(record.itemsize, field_count, limits, None)?;
     for field in &record.fields {
-        check.name(&*field.name, &field.name, 0)?;
+        check.name(&*field.name, &field.name, None)?;
         // Depth is bounded before recursing, so a hostile tree cannot exhaust the stack.
         let inner = match &field.dtype {
             DType::Record(_) if limits.max_dtype_depth <= 1 => {
                 return Err(Error::limit(
-                    0,
+                    None,
                     format!("record nesting deeper than {}", limits.max_dtype_depth),
                 ));
             }
@@ -516,11 +521,11 @@ pub(crate) fn check_dtype_tree(dtype: &DType, limits: &Limits) -> Result<DTypeSh
             }
             other => check_dtype_tree(other, limits)?,
         };
-        check.nesting(inner, 0)?;
-        check_field_ndim(field.shape.len(), 0)?;
-        check.extent(field.offset, field.dtype.itemsize(), &field.shape, 0)?;
+        check.nesting(inner, None)?;
+        check_field_ndim(field.shape.len(), None)?;
+        check.extent(field.offset, field.dtype.itemsize(), &field.shape, None)?;
     }
-    check.finish(0)
+    check.finish(None)
 }
 
 /// Bytes of an array of `itemsize` with these dimensions, or `None` if itemsize times the

@@ -485,7 +485,7 @@ impl Graph {
     /// `array_count`, object-array item counts matching their shapes, and pools that fit the
     /// format's 32-bit counts.
     pub fn validate(&self, array_count: usize) -> Result<()> {
-        let bad = |detail: String| Err(Error::invalid_graph(0, detail));
+        let bad = |detail: String| Err(Error::invalid_graph(None, detail));
         let Some(root) = self.root else {
             return bad("the graph has no root".into());
         };
@@ -768,23 +768,23 @@ impl ToValue<'_> {
         let node = self
             .graph
             .get(id)
-            .ok_or_else(|| Error::invalid_graph(0, format!("node {} is not in the graph", id.0)))?;
+            .ok_or_else(|| Error::invalid_graph(None, format!("node {} is not in the graph", id.0)))?;
         if self.on_path[id.index()] {
             return Err(Error::invalid_graph(
-                0,
+                None,
                 format!("node {} is part of a cycle", id.0),
             ));
         }
         if depth >= self.limits.max_value_depth {
             return Err(Error::limit(
-                0,
+                None,
                 format!("value tree deeper than {}", self.limits.max_value_depth),
             ));
         }
         self.produced += 1;
         if self.produced > self.limits.max_value_nodes {
             return Err(Error::limit(
-                0,
+                None,
                 format!("value tree larger than {} nodes", self.limits.max_value_nodes),
             ));
         }
@@ -841,7 +841,7 @@ impl ToValue<'_> {
         self.copied_bytes = self.copied_bytes.saturating_add(bytes as u64);
         if self.copied_bytes > self.limits.max_value_bytes {
             return Err(Error::limit(
-                0,
+                None,
                 format!(
                     "value tree copies more than {} bytes of strings, bytes and big ints",
                     self.limits.max_value_bytes

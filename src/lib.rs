@@ -52,7 +52,7 @@ pub mod render;
 pub mod write;
 
 pub use dtype::{DType, Element, Field, RecordType, TimeUnit};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use format::{Codec, Filter, Order};
 pub use graph::{ArrayId, Graph, Node, NodeId, SeqKind, Value};
 pub use limits::Limits;

@@ -23,14 +23,14 @@ use crate::read::Reader;
 /// are not small: a value tree takes many times the file's size.
 pub fn canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Json> {
     let text = canonical_json_string(reader)?;
-    serde_json::from_str(&text).map_err(|e| Error::io(0, e.into()))
+    serde_json::from_str(&text).map_err(|e| Error::io(None, e.into()))
 }
 
 /// [`canonical_json`] as compact text with sorted keys, one line.
 pub fn canonical_json_string<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<String> {
     let mut text = Vec::new();
     write_canonical_json(reader, &mut text)?;
-    String::from_utf8(text).map_err(|e| Error::io(0, std::io::Error::other(e)))
+    String::from_utf8(text).map_err(|e| Error::io(None, std::io::Error::other(e)))
 }
 
 /// Writes the rendering (compact, sorted keys, no newline) to `out` as it walks the file, so
@@ -42,7 +42,7 @@ pub fn canonical_json_string<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Strin
 pub fn write_canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>, out: impl Write) -> Result<()> {
     check_dtypes_fit_budget(reader)?;
     let digests = array_digests(reader)?;
-    write_document(reader, &digests, out).map_err(|e| Error::io(0, e))
+    write_document(reader, &digests, out).map_err(|e| Error::io(None, e))
 }
 
 /// Refuses a file whose array dtypes, printed once each, would exceed the output budget: record
@@ -55,7 +55,7 @@ pub fn check_dtypes_fit_budget<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<()>
     });
     if printed > budget {
         return Err(Error::limit(
-            0,
+            None,
             format!(
                 "the array dtypes alone would print about {printed} bytes; the output budget is {budget}"
             ),
@@ -104,7 +104,7 @@ fn array_digests<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<Vec<[u8; 32]>> {
         // R57: rendering materializes every array, raw or compressed.
         if info.nbytes() > max {
             return Err(Error::limit(
-                info.extents().first().map_or(0, |e| e.offset),
+                info.extents().first().map(|e| e.offset),
                 format!(
                     "array {} has {} bytes; max_decoded_bytes is {max}",
                     info.id().index(),

@@ -797,10 +797,8 @@ fn offset_in(file: &[u8], part: &[u8]) -> usize {
 /// numpy assumes bool bytes are 0 or 1; a file may hold anything.
 fn check_bools(dtype: &DType, bytes: &[u8]) -> amberfile::Result<()> {
     if *dtype == DType::Bool && bytes.iter().any(|&b| b > 1) {
-        return Err(amberfile::Error::InvalidArray {
-            offset: 0,
-            detail: "a bool element is neither 0 nor 1".into(),
-        });
+        let detail = "a bool element is neither 0 nor 1";
+        return Err(amberfile::Error::new(amberfile::ErrorKind::InvalidArray, None, detail));
     }
     Ok(())
 }

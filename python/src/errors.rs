@@ -11,11 +11,12 @@ use pyo3::prelude::*;
 
 /// The Python exception for a crate error.
 pub(crate) fn format_error(py: Python<'_>, error: &amberfile::Error) -> PyErr {
-    let class_name = match error {
-        amberfile::Error::ChecksumMismatch { .. } => "ChecksumError",
+    let class_name = match error.kind() {
+        amberfile::ErrorKind::ChecksumMismatch => "ChecksumError",
         _ => "FormatError",
     };
-    raise(py, class_name, &error.to_string(), error.class(), error.offset())
+    // `.offset` is 0 when no offset applies: `FormatError`'s documented default.
+    raise(py, class_name, &error.to_string(), error.class(), error.offset().unwrap_or(0))
 }
 
 /// A `FormatError` for a graph this package cannot rebuild (the spec's InvalidGraph class).

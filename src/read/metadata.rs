@@ -184,7 +184,7 @@ fn parse_dtypes(
                 DTypeShape::default(),
             ),
         };
-        check_parameters(&dtype, offset)?;
+        check_parameters(&dtype, Some(offset))?;
         dtypes.push(dtype);
         shapes.push(shape);
     }
@@ -203,7 +203,7 @@ fn parse_record(
     let start = r.offset() - 1;
     let itemsize = r.u32("record itemsize")?;
     let field_count = r.u32("record field count")?;
-    let mut check = RecordCheck::start(itemsize, field_count, limits, start + 1)?;
+    let mut check = RecordCheck::start(itemsize, field_count, limits, Some(start + 1))?;
     r.ensure_backed(u64::from(field_count), MIN_FIELD_LEN, "record fields")?;
     let mut fields = Vec::with_capacity(field_count as usize);
     for _ in 0..field_count {
@@ -212,7 +212,7 @@ fn parse_record(
         let (identity, name) = names.get(name).ok_or_else(|| {
             Error::invalid_index(offset, format!("field name refers to missing string {name}"))
         })?;
-        check.name(identity, &name, offset)?;
+        check.name(identity, &name, Some(offset))?;
         let field_offset = r.u32("field offset")?;
         let dtype = r.u32("field dtype")?;
         if dtype >= own_index {
@@ -221,13 +221,13 @@ fn parse_record(
                 format!("field dtype {dtype} is not an earlier entry than {own_index}"),
             ));
         }
-        check.nesting(earlier_shapes[dtype as usize], offset + 8)?;
+        check.nesting(earlier_shapes[dtype as usize], Some(offset + 8))?;
         let ndim = r.u8("field ndim")?;
-        check_field_ndim(usize::from(ndim), offset + 12)?;
+        check_field_ndim(usize::from(ndim), Some(offset + 12))?;
         let dims = r.take_items(u64::from(ndim), 8, "field shape")?;
         let shape: Vec<u64> = dims.chunks_exact(8).map(le_u64).collect();
         let dtype = earlier[dtype as usize].clone();
-        check.extent(field_offset, dtype.itemsize(), &shape, offset + 4)?;
+        check.extent(field_offset, dtype.itemsize(), &shape, Some(offset + 4))?;
         fields.push(Field {
             name,
             offset: field_offset,
@@ -235,7 +235,7 @@ fn parse_record(
             shape,
         });
     }
-    let shape = check.finish(start)?;
+    let shape = check.finish(Some(start))?;
     Ok((DType::Record(Arc::new(RecordType { itemsize, fields })), shape))
 }
 

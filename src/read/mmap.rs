@@ -33,10 +33,10 @@ impl Reader<Mmap> {
     /// permissions, locks, or a private copy are the usual ways to guarantee it; replacing the
     /// file by rename (as this crate's writer does) is safe for existing mappings.
     pub unsafe fn open_mmap(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self> {
-        let file = File::open(path.as_ref()).map_err(|e| Error::io(0, e))?;
+        let file = File::open(path.as_ref()).map_err(|e| Error::io(None, e))?;
         // SAFETY: the caller guarantees, per this function's contract, that the file is neither
         // modified nor truncated while the mapping (owned by the returned reader) is alive.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(0, e))?;
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(None, e))?;
         Reader::from_storage(map, options)
     }
 }

@@ -253,7 +253,7 @@ impl Reader<AlignedBytes> {
 
     /// Reads everything from `source` and validates it, checking every CRC.
     pub fn from_reader(mut source: impl Read, options: ReadOptions) -> Result<Self> {
-        let bytes = AlignedBytes::read_all(&mut source).map_err(|e| Error::io(0, e))?;
+        let bytes = AlignedBytes::read_all(&mut source).map_err(|e| Error::io(None, e))?;
         Reader::from_storage(
             bytes,
             ReadOptions {
@@ -361,7 +361,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
     pub fn array_info(&self, id: ArrayId) -> Result<ArrayInfo<'_>> {
         if id.index() >= self.arrays.len() {
             return Err(Error::invalid_index(
-                0,
+                None,
                 format!("array {} is not in this file", id.0),
             ));
         }
@@ -413,7 +413,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
         self.allocate_check(&info, info.nbytes())?;
         if out.len() as u64 != info.nbytes() {
             return Err(Error::length_mismatch(
-                0,
+                None,
                 format!(
                     "the array has {} bytes but the buffer {}",
                     info.nbytes(),
@@ -473,7 +473,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
         let info = self.array_info(id)?;
         if range.start > range.end || range.end > info.nbytes() {
             return Err(Error::out_of_bounds(
-                0,
+                None,
                 format!("range {range:?} outside the array's {} bytes", info.nbytes()),
             ));
         }
@@ -528,7 +528,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
         let bytes = self.zero_copy_bytes(id)?;
         let items = cast_items::<T>(bytes, &info)?.ok_or_else(|| {
             Error::not_zero_copy(
-                info.extents.first().map_or(0, |e| e.offset),
+                info.extents.first().map(|e| e.offset),
                 "the bytes are not aligned for the element type in memory",
             )
         })?;
@@ -550,7 +550,8 @@ impl<S: AsRef<[u8]>> Reader<S> {
         }
         // R57 before the buffer exists: a hostile nbytes must not reach the allocator.
         self.allocate_check(&info, info.nbytes())?;
-        let count = usize::try_from(info.len()).map_err(|_| Error::limit(0, "array larger than memory"))?;
+        let count =
+            usize::try_from(info.len()).map_err(|_| Error::limit(None, "array larger than memory"))?;
         let mut items = vec![T::default(); count];
         match T::cast_slice_mut(&mut items) {
             // A copy checks the CRC as it goes (spec section 10), whatever the policy.
@@ -703,7 +704,7 @@ fn cast_items<'b, T: Element>(bytes: &'b [u8], info: &ArrayInfo<'_>) -> Result<O
 
 fn invalid_element(info: &ArrayInfo<'_>) -> Error {
     Error::invalid_array(
-        info.extents.first().map_or(0, |e| e.offset),
+        info.extents.first().map(|e| e.offset),
         format!("an element is not a valid {}", info.dtype()),
     )
 }

@@ -16,9 +16,9 @@ use crate::format::{checksum_matches, StoredExtent, HEADER_LEN, TRAILER_LEN};
 const CHUNK: usize = 8 << 20;
 
 pub(super) fn open_file(path: &Path, options: ReadOptions) -> Result<Reader<AlignedBytes>> {
-    let mut file = File::open(path).map_err(|e| Error::io(0, e))?;
-    let len = file.metadata().map_err(|e| Error::io(0, e))?.len();
-    let len = usize::try_from(len).map_err(|_| Error::limit(0, "file larger than the address space"))?;
+    let mut file = File::open(path).map_err(|e| Error::io(None, e))?;
+    let len = file.metadata().map_err(|e| Error::io(None, e))?.len();
+    let len = usize::try_from(len).map_err(|_| Error::limit(None, "file larger than the address space"))?;
     let mut bytes = AlignedBytes::zeroed(len);
     let open_options = ReadOptions {
         verify: Verify::Explicit,
@@ -193,7 +193,7 @@ mod tests {
             let extent = extents
                 .iter()
                 .find(|e| e.offset <= target && target < e.offset + e.stored_length);
-            assert_eq!(Some(err.offset()), extent.map(|e| e.offset));
+            assert_eq!(err.offset(), extent.map(|e| e.offset));
         }
     }
 

@@ -26,11 +26,11 @@ pub(super) fn encode_metadata(graph: &Graph, dtypes: &[DType], arrays: &[Written
         }
     }
     let count = |n: usize, what: &str| {
-        u32::try_from(n).map_err(|_| Error::limit(0, format!("too many {what} for the format")))
+        u32::try_from(n).map_err(|_| Error::limit(None, format!("too many {what} for the format")))
     };
     let root = graph
         .root()
-        .ok_or_else(|| Error::invalid_graph(0, "the graph has no root"))?;
+        .ok_or_else(|| Error::invalid_graph(None, "the graph has no root"))?;
     let header = MetadataHeader {
         string_count: count(strings.len(), "strings")?,
         dtype_count: count(dtypes.len(), "dtypes")?,
@@ -174,7 +174,7 @@ fn put_u32(out: &mut Vec<u8>, value: u32) {
 
 fn put_len(out: &mut Vec<u8>, len: usize) -> Result<()> {
     let len = u32::try_from(len)
-        .map_err(|_| Error::limit(0, "a string, list or byte string is longer than 2^32-1"))?;
+        .map_err(|_| Error::limit(None, "a string, list or byte string is longer than 2^32-1"))?;
     put_u32(out, len);
     Ok(())
 }

@@ -94,7 +94,7 @@ impl ArraySpec {
     /// Total bytes: elements x itemsize, checked as the spec's rule R42 says.
     pub fn nbytes(&self) -> Result<u64> {
         checked_nbytes(self.dtype.itemsize(), &self.shape)
-            .ok_or_else(|| Error::limit(0, "array size overflows u64"))
+            .ok_or_else(|| Error::limit(None, "array size overflows u64"))
     }
 }
 
@@ -135,13 +135,13 @@ impl<W: Write> Writer<W> {
     pub fn new(sink: W, options: WriteOptions) -> Result<Self> {
         let a = options.alignment;
         if !a.is_power_of_two() || !(MIN_ALIGNMENT..=MAX_ALIGNMENT).contains(&a) {
-            return Err(Error::invalid_header(
-                12,
+            return Err(Error::invalid_options(
+                None,
                 format!("alignment {a} is not a power of two in 64..=2^24"),
             ));
         }
         if options.block_size == 0 || options.block_size > MAX_BLOCK_SIZE {
-            return Err(Error::invalid_array(0, "block size must be in 1..=2^30"));
+            return Err(Error::invalid_options(None, "block size must be in 1..=2^30"));
         }
         let mut writer = Writer {
             sink,
@@ -178,7 +178,7 @@ impl<W: Write> Writer<W> {
         let nbytes = self.check_spec(spec)?;
         if nbytes != bytes.len() as u64 {
             return Err(Error::length_mismatch(
-                0,
+                None,
                 format!(
                     "shape x itemsize is {nbytes} bytes but {} bytes were given",
                     bytes.len()
@@ -187,7 +187,7 @@ impl<W: Write> Writer<W> {
         }
         // Spec 13.6: writers store bool elements as 0 or 1 only.
         if spec.dtype == DType::Bool && bytes.iter().any(|&b| b > 1) {
-            return Err(Error::invalid_array(0, "a bool element is neither 0 nor 1"));
+            return Err(Error::invalid_array(None, "a bool element is neither 0 nor 1"));
         }
         self.write_array_from_source(spec, Source::<&[u8]>::Slice(bytes), compression)
     }
@@ -263,7 +263,7 @@ impl<W: Write> Writer<W> {
             Compression::Zstd { level, shuffle } => {
                 let block_size = (self.options.block_size / itemsize).max(1) * itemsize;
                 if block_size > MAX_BLOCK_SIZE {
-                    return Err(Error::limit(0, "one element is larger than the largest block"));
+                    return Err(Error::limit(None, "one element is larger than the largest block"));
                 }
                 let filter = if shuffle { Filter::Shuffle } else { Filter::None };
                 let extents =
@@ -278,9 +278,10 @@ impl<W: Write> Writer<W> {
         };
         if block_size > MAX_BLOCK_SIZE {
             // Only an empty array gets here: a larger element admits no valid block size.
-            return Err(Error::limit(0, "one element is larger than the largest block"));
+            return Err(Error::limit(None, "one element is larger than the largest block"));
         }
-        let id = ArrayId(u32::try_from(self.arrays.len()).map_err(|_| Error::limit(0, "too many arrays"))?);
+        let id =
+            ArrayId(u32::try_from(self.arrays.len()).map_err(|_| Error::limit(None, "too many arrays"))?);
         self.arrays.push(WrittenArray {
             dtype,
             order: spec.order,
@@ -345,7 +346,7 @@ impl<W: Write> Writer<W> {
     fn check_spec(&self, spec: &ArraySpec) -> Result<u64> {
         if spec.shape.len() > MAX_NDIM {
             return Err(Error::limit(
-                0,
+                None,
                 format!("{} dimensions; at most 64 are allowed", spec.shape.len()),
             ));
         }
@@ -575,7 +576,7 @@ impl Writer<PendingFile> {
         // The finished file gets a new file's usual mode (0666 less the umask), not 0600.
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let temp = builder.tempfile_in(&dir).map_err(|e| Error::io(0, e))?;
+        let temp = builder.tempfile_in(&dir).map_err(|e| Error::io(None, e))?;
         let fsync = options.fsync;
         let pending = PendingFile {
             file: BufWriter::with_capacity(64 << 10, temp),

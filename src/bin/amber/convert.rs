@@ -236,17 +236,18 @@ impl<'i> AmberSink<'i> {
     }
 
     fn write_failure(&self, what: &str, error: amberfile::Error) -> Failure {
-        use amberfile::Error;
-        match error {
-            Error::LengthMismatch { .. } => Failure::invalid_input(
+        if error.kind() == amberfile::ErrorKind::LengthMismatch {
+            return Failure::invalid_input(
                 self.input,
                 format!("the data of {what} ends before its declared size"),
-            ),
-            Error::Io { source, .. } if source.kind() == io::ErrorKind::InvalidData => {
+            );
+        }
+        match error.into_io_error() {
+            Ok(source) if source.kind() == io::ErrorKind::InvalidData => {
                 Failure::invalid_input(self.input, format!("{what}: {source}"))
             }
-            Error::Io { source, .. } => Failure::Io(format!("{}: {what}: {source}", self.input.display())),
-            other => Failure::Unrepresentable(format!(
+            Ok(source) => Failure::Io(format!("{}: {what}: {source}", self.input.display())),
+            Err(other) => Failure::Unrepresentable(format!(
                 "{}: {what} cannot be stored in Amber: {other}",
                 self.input.display()
             )),

@@ -18,6 +18,9 @@ pub enum Failure {
     OverLimit(String),
     /// The arguments ask for something that does not exist or makes no sense (exit 2).
     Usage(String),
+    /// The library refused a request of this tool (API misuse or a bad writer option: a bug
+    /// here, not a fault of the file; exit 2).
+    Refused { path: PathBuf, error: amberfile::Error },
     /// The operating system or an output stream failed (exit 2).
     Io(String),
     /// Standard output was closed by its reader (`amber inspect f | head`): stop quietly.
@@ -33,15 +36,15 @@ impl Failure {
     }
 
     /// An error from the library about the Amber file at `path`: invalid-file classes give
-    /// exit 1, the rest (I/O) exit 2.
+    /// exit 1; I/O, API misuse and option mistakes exit 2.
     pub fn amber(path: &Path, error: amberfile::Error) -> Self {
+        let path = path.to_path_buf();
         if error.is_invalid_file() {
-            Failure::InvalidAmber {
-                path: path.to_path_buf(),
-                error,
-            }
-        } else {
+            Failure::InvalidAmber { path, error }
+        } else if error.kind() == amberfile::ErrorKind::Io {
             Failure::Io(format!("{}: {error}", path.display()))
+        } else {
+            Failure::Refused { path, error }
         }
     }
 
@@ -68,8 +71,13 @@ impl Failure {
                 // The class alone on stdout's first line is the conformance protocol (spec 15.4).
                 let _ = writeln!(std::io::stdout(), "{}", error.class());
                 eprintln!("amber: {}: {error}", path.display());
-                eprintln!("amber: {}", explain(error.class()));
+                eprintln!("amber: {}", error.kind().explanation());
                 ExitCode::from(1)
+            }
+            Failure::Refused { path, error } => {
+                eprintln!("amber: {}: {error}", path.display());
+                eprintln!("amber: {}", error.kind().explanation());
+                ExitCode::from(2)
             }
             Failure::InvalidInput { path, message } => {
                 eprintln!("amber: {}: {message}", path.display());
@@ -78,7 +86,7 @@ impl Failure {
             Failure::OverLimit(message) => {
                 let _ = writeln!(std::io::stdout(), "LimitExceeded");
                 eprintln!("amber: {message}");
-                eprintln!("amber: {}", explain("LimitExceeded"));
+                eprintln!("amber: {}", amberfile::ErrorKind::LimitExceeded.explanation());
                 ExitCode::from(1)
             }
             Failure::Unrepresentable(message) => {
@@ -102,35 +110,6 @@ pub fn with_article(kind: &str) -> String {
         "a"
     };
     format!("{article} {kind}")
-}
-
-/// A plain-language explanation of an error class (spec 9.1), for people who do not know it.
-pub fn explain(class: &str) -> &'static str {
-    match class {
-        "BadMagic" => "this is not an Amber file, or it was cut short or has bytes appended at the end",
-        "Truncated" => "the file ends before a structure it declares; it was probably cut short",
-        "UnsupportedVersion" => {
-            "the file was written for a major version of the format this tool does not read"
-        }
-        "UnsupportedFeature" => "the file requires a format feature this tool does not implement",
-        "InvalidHeader" => "a field of the 64-byte file header has an impossible value",
-        "ChecksumMismatch" => {
-            "stored bytes do not match their CRC-32: the file was damaged in storage or in transfer"
-        }
-        "OutOfBounds" => "an offset or length points outside the region it must lie in",
-        "InvalidLayout" => "array data is misaligned, overlapping, out of order, or leaves gaps",
-        "NonZeroPadding" => "a padding byte that must be zero is not",
-        "TrailingBytes" => "the metadata section has bytes after its last structure",
-        "LimitExceeded" => "a count or size exceeds a limit of the format or of this reader",
-        "InvalidIndex" => "the metadata refers to a string, dtype, array or node that does not exist",
-        "InvalidUtf8" => "a string in the metadata is not valid UTF-8",
-        "InvalidDtype" => "an element type (dtype) is malformed",
-        "InvalidArray" => "an array entry has an invalid order, codec, filter, block size or element",
-        "LengthMismatch" => "a stored length disagrees with the array's shape and element size",
-        "InvalidNode" => "a node of the object graph is malformed",
-        "CorruptBlock" => "a compressed block does not decompress to its declared size",
-        _ => "the file does not follow the Amber specification",
-    }
 }
 
 /// Makes any panic (a bug) print one line and exit 2, never a Rust backtrace.

@@ -65,10 +65,7 @@ pub fn stream_array<S: AsRef<[u8]>>(
             if let Err(e) = sink.write_all(piece) {
                 output_error = Some(e);
                 // Stops the walk; the real error is the one kept above.
-                return Err(amberfile::Error::Io {
-                    offset: 0,
-                    source: io::Error::other("output failed"),
-                });
+                return Err(io::Error::other("output failed").into());
             }
             bar.inc(piece.len() as u64);
         }

@@ -17,9 +17,9 @@ pub fn run(path: &Path) -> Result<(), Failure> {
         Reader::from_bytes(&bytes, ReadOptions::default()).map_err(|error| Failure::amber(path, error))?;
     let mut stdout = std::io::stdout().lock();
     // Streams the rendering; every array is read and checked before the first byte is written.
-    render::write_canonical_json(&reader, &mut stdout).map_err(|error| match error {
-        amberfile::Error::Io { source, .. } => Failure::stdout(source),
-        error => Failure::amber(path, error),
+    render::write_canonical_json(&reader, &mut stdout).map_err(|error| match error.into_io_error() {
+        Ok(source) => Failure::stdout(source),
+        Err(error) => Failure::amber(path, error),
     })?;
     writeln!(stdout)
         .and_then(|()| stdout.flush())
