@@ -156,6 +156,7 @@ fn main() {
         ..Default::default()
     };
     // SAFETY: the benchmark's own temporary file is not modified while mapped.
+    #[allow(unsafe_code)]
     let mmap_open = measure(
         if benchmarking { runs.max(21) } else { 1 },
         || (),

@@ -241,6 +241,7 @@ fn main() -> amberfile::Result<()> {
     println!("wrote {} ({file_len} bytes)", path.display());
 
     // SAFETY: nothing modifies or truncates this freshly written file while it is mapped here.
+    #[allow(unsafe_code)]
     let reader = unsafe {
         Reader::open_mmap(
             &path,

@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         },
         "open" => exercise(Reader::open(path, options)),
         // SAFETY: the suite's files are private to its run and never modified while mapped.
+        #[allow(unsafe_code)]
         "open-mmap" => exercise(unsafe { Reader::open_mmap(path, options) }),
         _ => {
             eprintln!("unknown mode {mode}");

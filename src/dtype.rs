@@ -16,19 +16,33 @@ use crate::limits::{Limits, MAX_ITEMSIZE, MAX_NDIM};
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TimeUnit {
+    /// No unit (numpy's generic `M8`, written without brackets); its count is 1.
     Generic = 0,
+    /// Calendar years (`Y`).
     Year = 1,
+    /// Calendar months (`M`).
     Month = 2,
+    /// Weeks of 7 days (`W`).
     Week = 3,
+    /// Days (`D`).
     Day = 4,
+    /// Hours (`h`).
     Hour = 5,
+    /// Minutes (`m`).
     Minute = 6,
+    /// Seconds (`s`).
     Second = 7,
+    /// 10^-3 s (`ms`).
     Millisecond = 8,
+    /// 10^-6 s (`us`).
     Microsecond = 9,
+    /// 10^-9 s (`ns`).
     Nanosecond = 10,
+    /// 10^-12 s (`ps`).
     Picosecond = 11,
+    /// 10^-15 s (`fs`).
     Femtosecond = 12,
+    /// 10^-18 s (`as`).
     Attosecond = 13,
 }
 
@@ -89,6 +103,7 @@ pub struct Field {
     pub name: Arc<str>,
     /// Byte offset of the field inside the record.
     pub offset: u32,
+    /// The type of each element of the field (of each sub-array item when `shape` is set).
     pub dtype: DType,
     /// Sub-array shape; empty for a scalar field.
     pub shape: Vec<u64>,
@@ -99,7 +114,9 @@ pub struct Field {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RecordType {
+    /// Bytes of one record, padding included; at least the end of its last field.
     pub itemsize: u32,
+    /// Fields in the order the file lists them (not necessarily by offset); may be empty.
     pub fields: Vec<Field>,
 }
 
@@ -108,22 +125,39 @@ pub struct RecordType {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DType {
+    /// One byte, 0 (false) or 1 (true).
     Bool,
+    /// Signed integer, 1 byte.
     Int8,
+    /// Signed integer, 2 bytes.
     Int16,
+    /// Signed integer, 4 bytes.
     Int32,
+    /// Signed integer, 8 bytes.
     Int64,
+    /// Unsigned integer, 1 byte.
     UInt8,
+    /// Unsigned integer, 2 bytes.
     UInt16,
+    /// Unsigned integer, 4 bytes.
     UInt32,
+    /// Unsigned integer, 8 bytes.
     UInt64,
+    /// IEEE 754 binary16.
     Float16,
+    /// bfloat16: the top 16 bits of a binary32 (ml_dtypes `bfloat16`).
     BFloat16,
+    /// IEEE 754 binary32.
     Float32,
+    /// IEEE 754 binary64.
     Float64,
+    /// Two binary32: real part, then imaginary part.
     Complex64,
+    /// Two binary64: real part, then imaginary part.
     Complex128,
+    /// 8-bit float, 4 exponent and 3 mantissa bits, no infinities (ml_dtypes `float8_e4m3fn`).
     Float8E4M3FN,
+    /// 8-bit float, 5 exponent and 2 mantissa bits (ml_dtypes `float8_e5m2`).
     Float8E5M2,
     /// Fixed-width byte string of this many bytes (numpy `S<n>`).
     Bytes(u32),
@@ -131,14 +165,22 @@ pub enum DType {
     Unicode(u32),
     /// Opaque bytes of this itemsize (numpy `V<n>`).
     Void(u32),
+    /// An i64 count of `count x unit` since 1970-01-01T00:00 (numpy `M8[<count><unit>]`);
+    /// i64::MIN is NaT.
     Datetime64 {
+        /// The unit of one tick.
         unit: TimeUnit,
+        /// Units per tick (the 25 in `M8[25s]`); at least 1.
         count: u32,
     },
+    /// An i64 duration in ticks of `count x unit` (numpy `m8[<count><unit>]`); i64::MIN is NaT.
     Timedelta64 {
+        /// The unit of one tick.
         unit: TimeUnit,
+        /// Units per tick; at least 1.
         count: u32,
     },
+    /// A structured element of named fields (numpy structured dtypes).
     Record(Arc<RecordType>),
 }
 

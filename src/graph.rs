@@ -55,28 +55,42 @@ impl ArrayId {
 /// The four sequence kinds, which share one layout in the node table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeqKind {
+    /// Python `list`.
     List,
+    /// Python `tuple`.
     Tuple,
+    /// Python `set`; items in the order stored (the writer chooses it).
     Set,
+    /// Python `frozenset`; items in the order stored.
     FrozenSet,
 }
 
 /// One node, borrowed from its graph. Also the argument of [`Graph::add`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Node<'g> {
+    /// Python `None`.
     None,
+    /// `true` or `false`.
     Bool(bool),
     /// A signed 64-bit integer.
     Int(i64),
     /// An integer outside i64, as minimal two's-complement little-endian bytes.
     BigInt(&'g [u8]),
+    /// A binary64 float, any bit pattern (NaN payloads and signed zeros kept).
     Float(f64),
+    /// A complex number: real part, imaginary part.
     Complex(f64, f64),
+    /// A UTF-8 string from the string table.
     Str(&'g str),
+    /// A byte string.
     Bytes(&'g [u8]),
+    /// Python `list` of these nodes.
     List(&'g [NodeId]),
+    /// Python `tuple` of these nodes.
     Tuple(&'g [NodeId]),
+    /// Python `set` of these nodes, in stored order.
     Set(&'g [NodeId]),
+    /// Python `frozenset` of these nodes, in stored order.
     FrozenSet(&'g [NodeId]),
     /// Ordered key/value pairs; a key may be any node.
     Map(&'g [[NodeId; 2]]),
@@ -84,15 +98,21 @@ pub enum Node<'g> {
     Array(ArrayId),
     /// An n-d array of nodes (numpy `dtype=object`), items in `order`.
     ObjectArray {
+        /// How `items` are laid out over `shape`.
         order: Order,
+        /// Dimensions; their product is `items.len()`.
         shape: &'g [u64],
+        /// One node per element.
         items: &'g [NodeId],
     },
     /// An instance of a named type, e.g. `sklearn.tree._tree.Tree`: optional constructor
     /// arguments and an optional state. Whether the type may be rebuilt is the reader's policy.
     Object {
+        /// Qualified name of the type (`module.Class`).
         type_name: &'g str,
+        /// Constructor arguments (usually a tuple), if any.
         args: Option<NodeId>,
+        /// State for `__setstate__`, if any.
         state: Option<NodeId>,
     },
     /// A class or function, by qualified name only.
@@ -614,31 +634,53 @@ pub(crate) fn le_u64(bytes: &[u8]) -> u64 {
 /// the graph has; [`Limits::max_value_nodes`] and [`Limits::max_value_bytes`] bound that.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// Python `None`.
     None,
+    /// `true` or `false`.
     Bool(bool),
+    /// A signed 64-bit integer.
     Int(i64),
     /// Minimal two's-complement little-endian bytes of an integer outside i64.
     BigInt(Vec<u8>),
+    /// A binary64 float, any bit pattern.
     Float(f64),
+    /// A complex number: real part, imaginary part.
     Complex(f64, f64),
+    /// A string.
     Str(String),
+    /// A byte string.
     Bytes(Vec<u8>),
+    /// Python `list`.
     List(Vec<Value>),
+    /// Python `tuple`.
     Tuple(Vec<Value>),
+    /// Python `set`, in stored order.
     Set(Vec<Value>),
+    /// Python `frozenset`, in stored order.
     FrozenSet(Vec<Value>),
+    /// Ordered key/value pairs; keys may be any value.
     Map(Vec<(Value, Value)>),
+    /// An entry of the array table; its data stays in the file.
     Array(ArrayId),
+    /// An n-d array of values (numpy `dtype=object`).
     ObjectArray {
+        /// How `items` are laid out over `shape`.
         order: Order,
+        /// Dimensions; their product is `items.len()`.
         shape: Vec<u64>,
+        /// One value per element.
         items: Vec<Value>,
     },
+    /// An instance of a named type: see [`Node::Object`].
     Object {
+        /// Qualified name of the type (`module.Class`).
         type_name: String,
+        /// Constructor arguments, if any.
         args: Option<Box<Value>>,
+        /// State for `__setstate__`, if any.
         state: Option<Box<Value>>,
     },
+    /// A class or function, by qualified name only.
     Global(String),
 }
 

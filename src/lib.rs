@@ -38,6 +38,8 @@
 //! # Ok::<(), amberfile::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
 #[cfg(target_endian = "big")]
 compile_error!("amberfile supports little-endian targets only: it hands out the file's little-endian bytes as typed views");
 

@@ -474,6 +474,7 @@ fn open_and_open_mmap_read_real_files() {
     assert_eq!(f32_values(&opened), values);
 
     // SAFETY: the file is in this test's private directory and nothing modifies it while mapped.
+    #[allow(unsafe_code)]
     let mapped = unsafe { Reader::open_mmap(&path, ReadOptions::default()) }.unwrap();
     let view = mapped.view::<f32>(array_id(&mapped, 0)).unwrap();
     assert_eq!(
@@ -550,6 +551,7 @@ fn rewriting_a_mapped_file_leaves_the_old_mapping_intact() {
     write_f32_file(&path, &old, 64);
     // SAFETY: this process only replaces the file by rename (Writer::create + commit), which the
     // contract allows; nothing modifies or truncates the mapped inode.
+    #[allow(unsafe_code)]
     let old_reader = unsafe { Reader::open_mmap(&path, ReadOptions::default()) }.unwrap();
     assert_eq!(f32_values(&old_reader), old);
 

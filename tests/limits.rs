@@ -37,6 +37,7 @@ fn freed(size: usize) {
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the counters only observe.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which we pass on.

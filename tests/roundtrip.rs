@@ -556,6 +556,7 @@ fn round_trip(case: &FileCase) -> Result<(), TestCaseError> {
 
     // SAFETY: the file lives in this test's private temporary directory; nothing modifies or
     // truncates it while the mapping is alive.
+    #[allow(unsafe_code)]
     let mapped = unsafe { Reader::open_mmap(&path, ReadOptions::default()) }.expect("open_mmap");
     check_reader(&mapped, case, &ids, &graph, 4096)?;
     Ok(())

@@ -90,6 +90,7 @@ fn views_hold_on_a_real_mapping() {
         std::io::Write::write_all(&mut file, &bytes).expect("write temp file");
         // SAFETY: the temporary file is private to this test and nothing modifies or truncates
         // it while the reader is alive.
+        #[allow(unsafe_code)]
         let reader = unsafe { Reader::open_mmap(file.path(), ReadOptions::default()) }
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         amberfile_fuzz::check_views(&reader);

@@ -13,6 +13,7 @@
 //! - [`sink`]: a Python file object as the writer's sink.
 
 mod ahead;
+#[allow(unsafe_code)]
 mod buffer;
 mod checks;
 mod decode;

@@ -30,12 +30,19 @@ pub const NO_NODE: u32 = u32::MAX;
 #[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
 #[brw(little)]
 pub struct Header {
+    /// [`MAGIC`], else BadMagic.
     pub magic: [u8; 8],
+    /// [`VERSION_MAJOR`], else UnsupportedVersion.
     pub version_major: u16,
+    /// Any value is read; a newer minor than this crate's relaxes the reserved-bytes rules.
     pub version_minor: u16,
+    /// Where raw extents start: a power of two in 64..=2^24 bytes, else InvalidHeader.
     pub alignment: u32,
+    /// Features a reader must implement; an unknown set bit is UnsupportedFeature.
     pub required_features: u64,
+    /// Features a reader may ignore; unknown bits are ignored.
     pub optional_features: u64,
+    /// All zero at this minor version, else InvalidHeader.
     pub reserved: [u8; 28],
     /// CRC-32 of header bytes 0..60.
     pub header_crc32: u32,
@@ -45,11 +52,15 @@ pub struct Header {
 #[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
 #[brw(little)]
 pub struct Trailer {
+    /// Absolute file offset of the metadata section.
     pub metadata_offset: u64,
+    /// Bytes in the metadata section; it ends where the trailer starts.
     pub metadata_length: u64,
+    /// CRC-32 of the whole metadata section.
     pub metadata_crc32: u32,
     /// CRC-32 of trailer bytes 0..20.
     pub trailer_crc32: u32,
+    /// [`MAGIC`] again, so a truncated file is detected from its end; else BadMagic.
     pub magic: [u8; 8],
 }
 
@@ -57,10 +68,15 @@ pub struct Trailer {
 #[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
 #[brw(little)]
 pub struct MetadataHeader {
+    /// Entries in the string table (at most `max_strings`).
     pub string_count: u32,
+    /// Entries in the dtype table (at most `max_dtypes`).
     pub dtype_count: u32,
+    /// Entries in the array table (at most `max_arrays`).
     pub array_count: u32,
+    /// Entries in the node table (at most `max_nodes`; at least 1, for the root).
     pub node_count: u32,
+    /// Index of the root node in the node table.
     pub root: u32,
 }
 
@@ -80,10 +96,15 @@ pub struct StoredExtent {
 #[derive(BinRead, BinWrite, Debug, Clone, Copy, PartialEq, Eq)]
 #[brw(little)]
 pub struct ArrayEntryPrefix {
+    /// Index into the dtype table.
     pub dtype: u32,
+    /// [`Order`] code: 0 = C, 1 = Fortran.
     pub order: u8,
+    /// [`Codec`] code: 0 = none, 1 = zstd.
     pub codec: u8,
+    /// [`Filter`] code: 0 = none, 1 = byte shuffle (0 when the codec is none).
     pub filter: u8,
+    /// Number of dimensions, at most 64; 0 for a scalar.
     pub ndim: u8,
 }
 
@@ -138,6 +159,7 @@ impl Codec {
 /// A reversible transform applied to each block before compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Filter {
+    /// Blocks are compressed as they are.
     None = 0,
     /// Groups bytes of equal significance across the elements of a block (as Blosc does).
     Shuffle = 1,
@@ -155,22 +177,39 @@ impl Filter {
 
 /// Node kind codes of the node table.
 pub mod node_kind {
+    /// Python `None`; no payload.
     pub const NONE: u8 = 0;
+    /// `u8` 0 or 1.
     pub const BOOL: u8 = 1;
+    /// `i64`.
     pub const INT: u8 = 2;
+    /// `u32 len` and the minimal two's-complement bytes of an integer outside i64.
     pub const BIG_INT: u8 = 3;
+    /// `f64`, any bit pattern.
     pub const FLOAT: u8 = 4;
+    /// `f64` real, then `f64` imaginary part.
     pub const COMPLEX: u8 = 5;
+    /// `u32` string index.
     pub const STR: u8 = 6;
+    /// `u32 len`, then the bytes.
     pub const BYTES: u8 = 7;
+    /// `u32 count`, then `count` node indices.
     pub const LIST: u8 = 8;
+    /// As [`LIST`].
     pub const TUPLE: u8 = 9;
+    /// As [`LIST`].
     pub const SET: u8 = 10;
+    /// As [`LIST`].
     pub const FROZEN_SET: u8 = 11;
+    /// `u32 count`, then `count` (key, value) node index pairs, order kept.
     pub const MAP: u8 = 12;
+    /// `u32` array index.
     pub const ARRAY: u8 = 13;
+    /// `u8 order`, `u8 ndim`, `u64[ndim]` shape, then one node index per element.
     pub const OBJECT_ARRAY: u8 = 14;
+    /// `u32` type-name string, `u32` args node, `u32` state node ([`NO_NODE`](super::NO_NODE) when absent).
     pub const OBJECT: u8 = 15;
+    /// `u32` string index of a qualified name (`module.attr`).
     pub const GLOBAL: u8 = 16;
 }
 

@@ -59,6 +59,8 @@ mod cursor;
 mod decode;
 mod layout;
 pub(crate) mod metadata;
+// The library's one unsafe corner: mapping a file (see `Reader::open_mmap`).
+#[allow(unsafe_code)]
 mod mmap;
 mod streamed;
 
@@ -100,7 +102,9 @@ pub enum Verify {
 /// Reader settings: limits and the verification policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadOptions {
+    /// Caps on counts, sizes and memory; exceeding one is LimitExceeded.
     pub limits: Limits,
+    /// When array CRCs are checked.
     pub verify: Verify,
 }
 
@@ -137,21 +141,27 @@ pub struct ArrayInfo<'r> {
 }
 
 impl<'r> ArrayInfo<'r> {
+    /// The array's index in the array table.
     pub fn id(&self) -> ArrayId {
         self.id
     }
+    /// The element type.
     pub fn dtype(&self) -> &'r DType {
         &self.entry.dtype
     }
+    /// Dimensions, outermost first; empty for a 0-d array.
     pub fn shape(&self) -> &'r [u64] {
         self.shape
     }
+    /// Memory order of the logical bytes.
     pub fn order(&self) -> Order {
         self.entry.order
     }
+    /// How the bytes are stored: raw, or zstd blocks.
     pub fn codec(&self) -> Codec {
         self.entry.codec
     }
+    /// The transform applied to each block before compression ([`Filter::None`] when raw).
     pub fn filter(&self) -> Filter {
         self.entry.filter
     }
@@ -171,6 +181,7 @@ impl<'r> ArrayInfo<'r> {
     pub fn len(&self) -> u64 {
         self.shape.iter().product()
     }
+    /// True when some dimension is 0 (a 0-d array has one element).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -321,14 +332,17 @@ impl<S: AsRef<[u8]>> Reader<S> {
         &self.options
     }
 
+    /// The file header as read (validated: magic, version, features, alignment, CRC).
     pub fn header(&self) -> &Header {
         &self.header
     }
 
+    /// The trailer as read: where the metadata section lies, and its CRC.
     pub fn trailer(&self) -> &Trailer {
         &self.trailer
     }
 
+    /// The object graph, validated at open (every index in range).
     pub fn graph(&self) -> &Graph {
         &self.graph
     }
@@ -338,6 +352,7 @@ impl<S: AsRef<[u8]>> Reader<S> {
         self.graph.root().unwrap_or_default()
     }
 
+    /// Entries in the array table.
     pub fn array_count(&self) -> usize {
         self.arrays.len()
     }

@@ -45,17 +45,24 @@ pub enum Compression {
     /// Raw and aligned: memory-mappable zero-copy.
     None,
     /// zstd at `level` (1..=22; 3 is zstd's default), optionally byte-shuffled first.
-    Zstd { level: i32, shuffle: bool },
+    Zstd {
+        /// zstd's compression level, 1..=22.
+        level: i32,
+        /// Byte-shuffle each block before compressing (helps numeric data).
+        shuffle: bool,
+    },
 }
 
 /// Writer settings. The defaults: alignment 64, no compression, 1 MiB blocks, no fsync.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WriteOptions {
-    /// Alignment of every raw array: a power of two from 64 to 2^24, e.g. 4096 for pages.
+    /// Alignment of every raw array: a power of two from 64 to 2^24, e.g. 4096 for pages
+    /// (else [`Writer::new`] fails with `InvalidOptions`).
     pub alignment: u32,
     /// Default storage for [`Writer::write_array`].
     pub compression: Compression,
-    /// Uncompressed bytes per compressed block, rounded down to whole elements. Default 1 MiB.
+    /// Uncompressed bytes per compressed block, rounded down to whole elements: 1..=2^30
+    /// (else `InvalidOptions`). Default 1 MiB.
     pub block_size: u64,
     /// For [`Writer::create`]: fsync the file and its directory before the rename.
     pub fsync: bool,
@@ -76,8 +83,11 @@ impl Default for WriteOptions {
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ArraySpec {
+    /// The element type.
     pub dtype: DType,
+    /// Dimensions, outermost first; at most 64.
     pub shape: Vec<u64>,
+    /// The order the bytes are given in, and stored in.
     pub order: Order,
 }
 

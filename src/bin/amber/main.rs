@@ -9,6 +9,8 @@
 mod convert;
 mod extract;
 mod failure;
+// Maps input files (`Reader::open_mmap`): the CLI's one unsafe call.
+#[allow(unsafe_code)]
 mod files;
 mod inspect;
 mod npy;
