@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of the project on a fresh machine:
-#   1. cargo tests of the reference crate and the CLI (unit, integration, proptest, corruption
-#      sweeps, conformance through the library, CLI tests) and doc tests
+#   1. clippy with warnings denied, then cargo tests of the reference crate and the CLI (unit,
+#      integration, proptest, corruption sweeps, conformance through the library, CLI tests)
+#      and doc tests
 #   2. the conformance suite, run against the `amber render` binary
 #   3. the fuzz harnesses on stable (corpus, regressions, seeded random inputs), then every
 #      cargo-fuzz target for FUZZ_SECONDS (default 60) each when a nightly toolchain is present
@@ -23,6 +24,7 @@ case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
 export AMBER_BIN="$target_dir/release/amber"
 
 step "cargo tests (stable)"
+cargo clippy --all-targets --features cli -- -D warnings
 cargo test --all-targets --features cli
 cargo test --doc
 
