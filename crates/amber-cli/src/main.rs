@@ -7,6 +7,9 @@
 //! one unsafe block; atomic output files; progress bars), `path` (the graph path syntax),
 //! `units` (sizes for people) and `failure` (exit statuses and messages).
 
+// The one unsafe block, mapping an input file, is `files::open_amber`, allowed there alone.
+#![deny(unsafe_code)]
+
 mod commands;
 mod failure;
 mod files;
