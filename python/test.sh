@@ -12,7 +12,7 @@ fi
 "$venv/bin/python" -m pip install --quiet maturin numpy scikit-learn scipy safetensors ml_dtypes pytest
 "$venv/bin/python" -m pip install --quiet "$here"
 if [ -z "${AMBER_BIN:-}" ]; then
-    (cd "$root" && cargo build --quiet --release --features cli --bin amber)
+    (cd "$root" && cargo build --quiet --release -p amber-cli --bin amber)
 fi
 cd "$here"
 "$venv/bin/python" -m pytest -q tests "$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of the project on a fresh machine:
-#   1. clippy with warnings denied, then cargo tests of the reference crate and the CLI (unit,
-#      integration, proptest, corruption sweeps, conformance through the library, CLI tests)
-#      and doc tests
+#   1. clippy over the workspace with warnings denied, then cargo tests of the workspace: the
+#      reference crate and the CLI crate (unit, integration, proptest, corruption sweeps,
+#      conformance through the library, CLI tests) and doc tests
 #   2. the conformance suite, run against the `amber render` binary
 #   3. the fuzz harnesses on stable (corpus, regressions, seeded random inputs), then every
 #      cargo-fuzz target for FUZZ_SECONDS (default 60) each when a nightly toolchain is present
@@ -24,12 +24,12 @@ case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
 export AMBER_BIN="$target_dir/release/amber"
 
 step "cargo tests (stable)"
-cargo clippy --all-targets --features cli -- -D warnings
-cargo test --all-targets --features cli
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --all-targets
 cargo test --doc
 
 step "conformance suite against amber render"
-cargo build --release --features cli --bin amber
+cargo build --release -p amber-cli --bin amber
 python3 conformance/run -- "$AMBER_BIN"
 
 step "fuzz harnesses on stable"
@@ -59,7 +59,7 @@ step "python package (numpy, scikit-learn, safetensors, the amber CLI)"
 bash python/test.sh
 
 step "hostile suite (CLI, crate API, Python; 2 GiB and 10 s per case)"
-cargo build --release --features cli --example probe
+cargo build --release --example probe
 AMBER_PROBE="$target_dir/release/examples/probe" .venv/bin/python tests/hostile/run.py
 
 printf '\nall test steps passed in %ds\n' "$((SECONDS - started))"

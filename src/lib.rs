@@ -15,6 +15,7 @@
 //! - [`write`]: the streaming [`Writer`], compression, atomic path writes.
 //! - [`limits`]: every cap, named. [`error`]: the one [`Error`] type, one variant per error class.
 //! - [`render`]: the spec's canonical JSON rendering, used by the conformance suite.
+//! - [`npy`]: numpy's `.npy` headers and dtype descrs, for tools that convert to and from numpy.
 //!
 //! # Example
 //!
@@ -49,6 +50,7 @@ pub mod filter;
 pub mod format;
 pub mod graph;
 pub mod limits;
+pub mod npy;
 pub mod read;
 pub mod render;
 pub mod write;

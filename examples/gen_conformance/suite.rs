@@ -264,7 +264,7 @@ Then run, from anywhere:
 
 For the reference implementation:
 
-    cargo build --release --features cli --bin amber
+    cargo build --release -p amber-cli --bin amber
     conformance/run -- target/release/amber
 
 The runner checks each case file's SHA-256 against the manifest (a damaged checkout is reported,

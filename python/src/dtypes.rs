@@ -1,14 +1,15 @@
 //! numpy dtypes to Amber dtypes and back.
 //!
-//! Both directions go through numpy's Python-level dtype API (`kind`, `itemsize`, `fields`,
-//! `np.datetime_data`, `np.dtype(...)`), once per distinct dtype, so no numpy C structures are
-//! read by hand. Nothing here ever produces an object dtype: arrays rebuilt from file bytes can
-//! only hold plain data.
+//! Both directions go through numpy's Python-level dtype API (`str`, `fields`, `np.dtype(...)`),
+//! once per distinct dtype, so no numpy C structures are read by hand. Plain types travel as
+//! numpy type strings (`<f8`, `<M8[10s]`) through `amberfile::npy`, the mapping the `amber` CLI
+//! uses for `.npy` files; records are built field by field. Nothing here ever produces an object
+//! dtype: arrays rebuilt from file bytes can only hold plain data.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use amberfile::{DType, Field, RecordType, TimeUnit};
+use amberfile::{npy, DType, Field, RecordType};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -30,9 +31,7 @@ pub(crate) fn to_amber(descr: &Bound<'_, PyAny>) -> PyResult<DType> {
 }
 
 fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
-    let py = descr.py();
     let fields = descr.getattr("fields")?;
-    let itemsize: u64 = descr.getattr("itemsize")?.extract()?;
     if !fields.is_none() {
         if depth >= MAX_RECORD_DEPTH {
             return Err(PyValueError::new_err("record dtype nested too deeply"));
@@ -57,11 +56,11 @@ fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
                 shape,
             });
         }
+        let itemsize: u64 = descr.getattr("itemsize")?.extract()?;
         let itemsize =
             u32::try_from(itemsize).map_err(|_| PyValueError::new_err("record itemsize too large"))?;
         return Ok(DType::record(itemsize, out));
     }
-    let kind: String = descr.getattr("kind")?.extract()?;
     let name: String = descr.getattr("name")?.extract()?;
     let unsupported = || PyTypeError::new_err(format!("numpy dtype {name} has no Amber equivalent"));
     // ml_dtypes reports its types with kinds of its own choosing (float8_e5m2 says "f"), so
@@ -69,40 +68,17 @@ fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
     if let Some((_, dtype)) = ML_DTYPES.iter().find(|(ml_name, _)| *ml_name == name) {
         return Ok(dtype.clone());
     }
-    if kind == "f" && name != format!("float{}", itemsize * 8) {
+    let type_string: String = descr.getattr("str")?.extract()?;
+    // Byte order is ignored (see above): a big-endian type maps to its little-endian twin.
+    let little = match type_string.strip_prefix('>') {
+        Some(rest) => format!("<{rest}"),
+        None => type_string,
+    };
+    let dtype = npy::dtype_from_type_string(&little).map_err(|_| unsupported())?;
+    let is_float = matches!(dtype, DType::Float16 | DType::Float32 | DType::Float64);
+    if is_float && dtype.scalar_name() != Some(name.as_str()) {
         return Err(unsupported());
     }
-    let dtype = match (kind.as_str(), itemsize) {
-        ("b", 1) => DType::Bool,
-        ("i", 1) => DType::Int8,
-        ("i", 2) => DType::Int16,
-        ("i", 4) => DType::Int32,
-        ("i", 8) => DType::Int64,
-        ("u", 1) => DType::UInt8,
-        ("u", 2) => DType::UInt16,
-        ("u", 4) => DType::UInt32,
-        ("u", 8) => DType::UInt64,
-        ("f", 2) => DType::Float16,
-        ("f", 4) => DType::Float32,
-        ("f", 8) => DType::Float64,
-        ("c", 8) => DType::Complex64,
-        ("c", 16) => DType::Complex128,
-        ("S", n) => DType::Bytes(u32::try_from(n).map_err(|_| unsupported())?),
-        ("U", n) => DType::Unicode(u32::try_from(n / 4).map_err(|_| unsupported())?),
-        ("M" | "m", _) => {
-            let data = py.import("numpy")?.getattr("datetime_data")?.call1((descr,))?;
-            let unit_name: String = data.get_item(0)?.extract()?;
-            let count: u32 = data.get_item(1)?.extract()?;
-            let unit = TimeUnit::parse(&unit_name).ok_or_else(unsupported)?;
-            if kind == "M" {
-                DType::Datetime64 { unit, count }
-            } else {
-                DType::Timedelta64 { unit, count }
-            }
-        }
-        ("V", n) => DType::Void(u32::try_from(n).map_err(|_| unsupported())?),
-        _ => return Err(unsupported()),
-    };
     Ok(dtype)
 }
 
@@ -145,11 +121,6 @@ impl<'py> NumpyDtypes<'py> {
         }
         let np_dtype = self.py.import("numpy")?.getattr("dtype")?;
         let built = match dtype {
-            DType::Bytes(n) => np_dtype.call1((format!("S{n}"),))?,
-            DType::Unicode(n) => np_dtype.call1((format!("<U{n}"),))?,
-            DType::Void(n) => np_dtype.call1((format!("V{n}"),))?,
-            DType::Datetime64 { unit, count } => np_dtype.call1((time_descr("M8", *unit, *count),))?,
-            DType::Timedelta64 { unit, count } => np_dtype.call1((time_descr("m8", *unit, *count),))?,
             DType::Record(record) => {
                 let names = PyList::empty(self.py);
                 let formats = PyList::empty(self.py);
@@ -171,19 +142,22 @@ impl<'py> NumpyDtypes<'py> {
                 spec.set_item("itemsize", record.itemsize)?;
                 np_dtype.call1((spec,))?
             }
-            scalar => {
-                let name = scalar
-                    .scalar_name()
-                    .ok_or_else(|| PyTypeError::new_err(format!("dtype {scalar} has no numpy equivalent")))?;
-                if ML_DTYPES.iter().any(|(ml_name, _)| *ml_name == name) {
+            plain => match npy::type_string(plain) {
+                Ok(type_string) => np_dtype.call1((type_string,))?,
+                // bfloat16 and float8 have no numpy type string; ml_dtypes provides them.
+                Err(_) => {
+                    let name = plain
+                        .scalar_name()
+                        .filter(|name| ML_DTYPES.iter().any(|(ml_name, _)| ml_name == name))
+                        .ok_or_else(|| {
+                            PyTypeError::new_err(format!("dtype {plain} has no numpy equivalent"))
+                        })?;
                     let ml = self.py.import("ml_dtypes").map_err(|_| {
                         PyTypeError::new_err(format!("reading {name} arrays needs the ml_dtypes package"))
                     })?;
                     np_dtype.call1((ml.getattr(name)?,))?
-                } else {
-                    np_dtype.call1((name,))?
                 }
-            }
+            },
         };
         match dtype {
             DType::Record(record) => {
@@ -195,13 +169,5 @@ impl<'py> NumpyDtypes<'py> {
             }
         }
         Ok(built)
-    }
-}
-
-fn time_descr(prefix: &str, unit: TimeUnit, count: u32) -> String {
-    match (unit, count) {
-        (TimeUnit::Generic, _) => format!("<{prefix}"),
-        (_, 1) => format!("<{prefix}[{}]", unit.as_str()),
-        _ => format!("<{prefix}[{count}{}]", unit.as_str()),
     }
 }

@@ -1,6 +1,6 @@
 """The `amber` command-line tool against files numpy and safetensors wrote themselves.
 
-Build the binary first: `cargo build --release --features cli --bin amber`. The tests find it
+Build the binary first: `cargo build --release -p amber-cli --bin amber`. The tests find it
 through the environment variable AMBER_BIN, else at target/release/amber under the repository
 root. Round trips (npy -> amber -> npy, safetensors -> amber -> safetensors) must give back
 the same bytes; extracted arrays must load in numpy with the right dtype; damaged files must
@@ -41,7 +41,7 @@ NODE_DTYPE = np.dtype(
 
 def amber(*args, expect=0):
     if not AMBER.exists():
-        pytest.fail(f"{AMBER} is missing: run `cargo build --release --features cli --bin amber`")
+        pytest.fail(f"{AMBER} is missing: run `cargo build --release -p amber-cli --bin amber`")
     process = subprocess.run([str(AMBER), *map(str, args)], capture_output=True, text=True)
     assert process.returncode == expect, (process.returncode, process.stdout, process.stderr)
     assert "panicked" not in process.stderr and "RUST_BACKTRACE" not in process.stderr

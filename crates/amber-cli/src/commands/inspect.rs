@@ -24,6 +24,7 @@ use serde_json::{json, Value as Json};
 use crate::failure::Failure;
 use crate::files;
 use crate::path;
+use crate::units::human_bytes;
 
 #[derive(Args)]
 pub struct InspectArgs {
@@ -882,21 +883,5 @@ fn add_node_details(
         Node::Object { type_name, .. } => put("type", json!(type_name)),
         Node::Global(name) => put("name", json!(name)),
         Node::None | Node::Complex(..) => {}
-    }
-}
-
-/// Bytes in binary units, e.g. `1.50 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.2} {}", UNITS[unit])
     }
 }

@@ -12,9 +12,9 @@ use amberfile::{ArrayId, ArraySpec, Compression, DType, Graph, Node, PendingFile
 use clap::Args;
 use indicatif::ProgressBar;
 
-use crate::failure::Failure;
+use crate::failure::{with_article, Failure};
 use crate::files::{self, AtomicOutput, ProgressRead};
-use crate::{extract, npy, npz, safetensors};
+use crate::foreign::{npy, npz, safetensors, ArraySink};
 
 pub const CONVERT_HELP: &str = "\
 Formats are chosen by extension: .amber, .npy, .npz, .safetensors. One side must be .amber.
@@ -112,7 +112,7 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
             };
             let mut sink = AmberSink::create(&args.input, &args.output, options)?;
             match from {
-                Format::Npy => npy_into(&args.input, &mut sink)?,
+                Format::Npy => npy::read_into(&args.input, &mut sink)?,
                 Format::Npz => npz::read_into(&args.input, &mut sink)?,
                 _ => safetensors::read_into(&args.input, &mut sink)?,
             }
@@ -128,34 +128,6 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
     }
 }
 
-/// A .npy file: its header, then exactly the array's bytes to the end of the file.
-fn npy_into(input: &Path, sink: &mut AmberSink<'_>) -> Result<(), Failure> {
-    let file = std::fs::File::open(input).map_err(|e| Failure::io(input, e))?;
-    let file_len = file.metadata().map_err(|e| Failure::io(input, e))?.len();
-    let mut source = io::BufReader::with_capacity(1 << 20, file);
-    let (header, header_len) =
-        npy::read_header(&mut source).map_err(|why| Failure::invalid_input(input, why))?;
-    let nbytes = header
-        .nbytes()
-        .ok_or_else(|| Failure::invalid_input(input, "the array's size overflows 64 bits"))?;
-    let data_len = file_len.saturating_sub(header_len);
-    if data_len != nbytes {
-        let relation = if data_len < nbytes {
-            "is truncated"
-        } else {
-            "has trailing bytes"
-        };
-        return Err(Failure::invalid_input(
-            input,
-            format!(
-                "the file {relation}: the header declares {nbytes} bytes of data, the file holds {data_len}"
-            ),
-        ));
-    }
-    sink.expect_bytes(nbytes);
-    sink.add_array(None, &header.spec(), source.take(nbytes))
-}
-
 fn amber_to_npy(input: &Path, output: &Path) -> Result<(), Failure> {
     let reader = files::open_amber(input)?;
     let graph = reader.graph();
@@ -165,25 +137,30 @@ fn amber_to_npy(input: &Path, output: &Path) -> Result<(), Failure> {
             "{}: the graph's root is {}, not an array; a .npy holds one array \
              (use `amber extract FILE PATH -o OUT.npy`, or convert to .npz)",
             input.display(),
-            crate::failure::with_article(graph.get(root).map_or("nothing", |n| n.kind_name()))
+            with_article(graph.get(root).map_or("nothing", |n| n.kind_name()))
         )));
     };
     let out = AtomicOutput::create(output)?;
-    extract::write_npy(&reader, id, input, &out, "the root array")?;
+    npy::write(&reader, id, input, &out, "the root array")?;
     out.commit()
 }
 
 /// An Amber file being written from a foreign input: arrays stream in, named entries collect
-/// for the root map, and `commit` writes the graph and renames the file into place.
-pub struct AmberSink<'i> {
+/// for the root map in arrival order, and `commit` writes the graph and renames the file
+/// into place.
+struct AmberSink<'i> {
     input: &'i Path,
     writer: Writer<PendingFile>,
     compression: Compression,
-    /// Optional `__metadata__` map of strings (from .safetensors), then the named arrays.
-    pub metadata: Vec<(String, String)>,
-    entries: Vec<(String, ArrayId)>,
+    entries: Vec<(String, Entry)>,
     single: Option<ArrayId>,
-    pub bar: ProgressBar,
+    bar: ProgressBar,
+}
+
+/// A value of the root map.
+enum Entry {
+    Array(ArrayId),
+    Strings(Vec<(String, String)>),
 }
 
 impl<'i> AmberSink<'i> {
@@ -195,44 +172,10 @@ impl<'i> AmberSink<'i> {
             input,
             writer,
             compression,
-            metadata: Vec::new(),
             entries: Vec::new(),
             single: None,
             bar: ProgressBar::hidden(),
         })
-    }
-
-    /// Shows progress over `total` bytes of array data.
-    pub fn expect_bytes(&mut self, total: u64) {
-        self.bar = files::progress(total, "convert");
-    }
-
-    /// Streams one array of `spec` from `source` (exactly `spec.nbytes()` bytes). `name` is
-    /// the map key, or `None` when the array is the whole graph.
-    pub fn add_array(
-        &mut self,
-        name: Option<&str>,
-        spec: &ArraySpec,
-        source: impl Read,
-    ) -> Result<(), Failure> {
-        let what = name.map_or_else(|| "the array".to_string(), |n| format!("array '{n}'"));
-        let compression = self.compression;
-        let counted = ProgressRead {
-            inner: BoolCheck {
-                inner: source,
-                active: spec.dtype == DType::Bool,
-            },
-            bar: &self.bar,
-        };
-        let id = self
-            .writer
-            .write_array_from_reader(spec, counted, compression)
-            .map_err(|e| self.write_failure(&what, e))?;
-        match name {
-            Some(name) => self.entries.push((name.to_owned(), id)),
-            None => self.single = Some(id),
-        }
-        Ok(())
     }
 
     fn write_failure(&self, what: &str, error: amberfile::Error) -> Failure {
@@ -260,18 +203,20 @@ impl<'i> AmberSink<'i> {
         let root = match self.single {
             Some(id) => graph.add(Node::Array(id)),
             None => {
-                let mut pairs = Vec::with_capacity(self.entries.len() + 1);
-                if !self.metadata.is_empty() {
-                    let strings: Vec<[amberfile::NodeId; 2]> = self
-                        .metadata
-                        .iter()
-                        .map(|(k, v)| [graph.add(Node::Str(k)), graph.add(Node::Str(v))])
-                        .collect();
-                    let key = graph.add(Node::Str(safetensors::METADATA_KEY));
-                    pairs.push([key, graph.add(Node::Map(&strings))]);
-                }
-                for (name, id) in &self.entries {
-                    pairs.push([graph.add(Node::Str(name)), graph.add(Node::Array(*id))]);
+                let mut pairs = Vec::with_capacity(self.entries.len());
+                for (name, entry) in &self.entries {
+                    let key = graph.add(Node::Str(name));
+                    let value = match entry {
+                        Entry::Array(id) => graph.add(Node::Array(*id)),
+                        Entry::Strings(strings) => {
+                            let strings: Vec<[amberfile::NodeId; 2]> = strings
+                                .iter()
+                                .map(|(k, v)| [graph.add(Node::Str(k)), graph.add(Node::Str(v))])
+                                .collect();
+                            graph.add(Node::Map(&strings))
+                        }
+                    };
+                    pairs.push([key, value]);
                 }
                 graph.add(Node::Map(&pairs))
             }
@@ -280,6 +225,41 @@ impl<'i> AmberSink<'i> {
         self.writer
             .commit(&graph)
             .map_err(|e| Failure::Io(format!("writing the Amber file: {e}")))
+    }
+}
+
+impl ArraySink for AmberSink<'_> {
+    fn expect_bytes(&mut self, total: u64) {
+        self.bar = files::progress(total, "convert");
+    }
+
+    /// `name` becomes a key of the root map; an unnamed array is the whole graph.
+    fn add_array(&mut self, name: Option<&str>, spec: &ArraySpec, source: impl Read) -> Result<(), Failure> {
+        let what = name.map_or_else(|| "the array".to_string(), |n| format!("array '{n}'"));
+        let compression = self.compression;
+        let counted = ProgressRead {
+            inner: BoolCheck {
+                inner: source,
+                active: spec.dtype == DType::Bool,
+            },
+            bar: &self.bar,
+        };
+        let id = self
+            .writer
+            .write_array_from_reader(spec, counted, compression)
+            .map_err(|e| self.write_failure(&what, e))?;
+        match name {
+            Some(name) => self.entries.push((name.to_owned(), Entry::Array(id))),
+            None => self.single = Some(id),
+        }
+        Ok(())
+    }
+
+    /// An empty map is left out, so an empty `__metadata__` does not come back as one.
+    fn add_strings(&mut self, name: &str, strings: Vec<(String, String)>) {
+        if !strings.is_empty() {
+            self.entries.push((name.to_owned(), Entry::Strings(strings)));
+        }
     }
 }
 

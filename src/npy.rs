@@ -1,5 +1,10 @@
 //! The .npy format (numpy's `numpy/lib/format.py`): headers, and dtypes as numpy descrs.
 //!
+//! This is not part of the Amber format; it lives in the library so that every tool that
+//! meets numpy (the `amber` CLI's `.npy` and `.npz` conversions, the Python package's dtype
+//! tables) shares one parser and one descr mapping. It reads and writes headers only; the
+//! array bytes that follow are the caller's to stream.
+//!
 //! A header is a Python dict literal such as `{'descr': '<f8', 'fortran_order': False,
 //! 'shape': (3, 4), }`. Reading parses only the literal subset numpy writes, with bounded
 //! length and nesting, so a hostile header cannot exhaust memory or the stack. Writing
@@ -10,10 +15,12 @@
 //! than written as opaque void bytes: a `|V2` array would load in numpy but silently mean
 //! nothing. Use `.safetensors` for those.
 
+use std::fmt;
 use std::io::Read;
 use std::sync::Arc;
 
-use amberfile::{DType, Field, Order, RecordType, TimeUnit};
+use crate::dtype::checked_nbytes;
+use crate::{ArraySpec, DType, Field, Order, RecordType, TimeUnit};
 
 /// The six magic bytes of every .npy file.
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -30,32 +37,52 @@ const MAX_LITERAL_DEPTH: usize = 40;
 /// What a .npy header says about its array.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NpyHeader {
+    /// The element type (`descr`).
     pub dtype: DType,
+    /// The dimensions (`shape`); empty for a scalar.
     pub shape: Vec<u64>,
+    /// `fortran_order`: [`Order::F`] when True.
     pub order: Order,
 }
 
 impl NpyHeader {
     /// What an Amber writer needs to know about the array.
-    pub fn spec(&self) -> amberfile::ArraySpec {
-        amberfile::ArraySpec {
+    pub fn spec(&self) -> ArraySpec {
+        ArraySpec {
             dtype: self.dtype.clone(),
             shape: self.shape.clone(),
             order: self.order,
         }
     }
 
-    /// Bytes of array data that follow the header; `None` if the size overflows.
+    /// Bytes of array data that follow the header; `None` when Amber's size rule (spec R42,
+    /// [`checked_nbytes`]) refuses the shape, so `.npy` and Amber agree wherever a zero
+    /// dimension stands.
     pub fn nbytes(&self) -> Option<u64> {
-        self.shape
-            .iter()
-            .try_fold(self.dtype.itemsize(), |acc, &d| acc.checked_mul(d))
+        checked_nbytes(self.dtype.itemsize(), &self.shape)
     }
 }
 
+/// Why a .npy header cannot be read, or an Amber dtype cannot be written as one: a plain
+/// sentence for the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyError(String);
+
+impl fmt::Display for NpyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NpyError {}
+
 /// Reads a header from `source`, leaving it at the first data byte. Returns the header and its
-/// length in bytes. The error is a plain sentence for the user.
-pub fn read_header(source: &mut impl Read) -> Result<(NpyHeader, u64), String> {
+/// length in bytes.
+pub fn read_header(source: &mut impl Read) -> Result<(NpyHeader, u64), NpyError> {
+    read_header_text(source).map_err(NpyError)
+}
+
+fn read_header_text(source: &mut impl Read) -> Result<(NpyHeader, u64), String> {
     let mut prefix = [0u8; 8];
     read_exact(source, &mut prefix, "the magic and version")?;
     if &prefix[..6] != MAGIC {
@@ -123,7 +150,7 @@ fn parse_header_text(text: &str) -> Result<NpyHeader, String> {
         _ => return Err("'fortran_order' is not True or False".into()),
     };
     let shape = shape_of(get("shape")?).ok_or("'shape' is not a tuple of non-negative integers")?;
-    if shape.len() > amberfile::limits::MAX_NDIM {
+    if shape.len() > crate::limits::MAX_NDIM {
         return Err(format!(
             "the array has {} dimensions; Amber allows 64",
             shape.len()
@@ -181,10 +208,7 @@ fn record_from_fields(fields: &[Literal], depth: usize) -> Result<DType, String>
             return Err("a record field has a title or a non-string name, which Amber cannot hold".into());
         };
         let dtype = descr_to_dtype(descr, depth + 1)?;
-        let size = shape
-            .iter()
-            .try_fold(dtype.itemsize(), |acc, &d| acc.checked_mul(d))
-            .ok_or("a record field's size overflows")?;
+        let size = checked_nbytes(dtype.itemsize(), &shape).ok_or("a record field's size overflows")?;
         // numpy writes padding as unnamed void fields; they become gaps between Amber fields.
         let is_padding = name.is_empty() && matches!(dtype, DType::Void(_)) && shape.is_empty();
         if !is_padding {
@@ -202,6 +226,12 @@ fn record_from_fields(fields: &[Literal], depth: usize) -> Result<DType, String>
     Ok(DType::record(itemsize, out))
 }
 
+/// The Amber dtype of a numpy type string such as `<f8`, `|S3` or `<M8[10s]` (not a record).
+/// Big-endian multi-byte types are refused: Amber stores little-endian bytes.
+pub fn dtype_from_type_string(s: &str) -> Result<DType, NpyError> {
+    type_string_to_dtype(s).map_err(NpyError)
+}
+
 fn type_string_to_dtype(s: &str) -> Result<DType, String> {
     let unsupported = || format!("numpy dtype '{s}' has no Amber equivalent");
     let (order, body) = match s.chars().next() {
@@ -214,12 +244,13 @@ fn type_string_to_dtype(s: &str) -> Result<DType, String> {
     let dtype = match kind {
         'b' if rest == "1" => DType::Bool,
         'i' | 'u' | 'f' | 'c' => {
-            let size: u32 = rest.parse().map_err(|_| unsupported())?;
-            let name = match (kind, size) {
-                ('i', _) => format!("int{}", size * 8),
-                ('u', _) => format!("uint{}", size * 8),
-                ('f', _) => format!("float{}", size * 8),
-                _ => format!("complex{}", size * 8),
+            // In bits, as Amber's scalar names count them; a hostile size cannot overflow.
+            let bits = rest.parse::<u64>().map_err(|_| unsupported())?.saturating_mul(8);
+            let name = match kind {
+                'i' => format!("int{bits}"),
+                'u' => format!("uint{bits}"),
+                'f' => format!("float{bits}"),
+                _ => format!("complex{bits}"),
             };
             DType::scalar_from_name(&name)
                 .filter(|d| !matches!(d, DType::BFloat16))
@@ -275,14 +306,24 @@ fn byte_order_matters(dtype: &DType) -> bool {
 
 /// numpy's descr for an Amber dtype, as the Python literal numpy writes (e.g. `'<f8'`, or a
 /// list of fields with unnamed `|V` padding), or why there is none.
-pub fn dtype_to_descr(dtype: &DType) -> Result<String, String> {
+pub fn dtype_to_descr(dtype: &DType) -> Result<String, NpyError> {
+    descr_literal(dtype).map_err(NpyError)
+}
+
+fn descr_literal(dtype: &DType) -> Result<String, String> {
     Ok(match dtype {
         DType::Record(record) => record_descr(record)?,
-        other => py_str(&type_string(other)?),
+        other => py_str(&type_string_of(other)?),
     })
 }
 
-fn type_string(dtype: &DType) -> Result<String, String> {
+/// numpy's type string for a dtype that is not a record (`<f8`, `|b1`, `<U7`, `<M8[10s]`), or
+/// why numpy has none (bfloat16, float8, records).
+pub fn type_string(dtype: &DType) -> Result<String, NpyError> {
+    type_string_of(dtype).map_err(NpyError)
+}
+
+fn type_string_of(dtype: &DType) -> Result<String, String> {
     Ok(match dtype {
         DType::Bool => "|b1".into(),
         DType::Int8 => "|i1".into(),
@@ -296,6 +337,7 @@ fn type_string(dtype: &DType) -> Result<String, String> {
         DType::Void(n) => format!("|V{n}"),
         DType::Datetime64 { unit, count } => format!("<M8{}", unit_suffix(*unit, *count)),
         DType::Timedelta64 { unit, count } => format!("<m8{}", unit_suffix(*unit, *count)),
+        DType::Record(_) => return Err("a record dtype has a descr list, not a type string".into()),
         other => {
             return Err(format!(
                 "dtype {other} has no numpy equivalent (numpy has no {other} type; \
@@ -328,14 +370,15 @@ fn record_descr(record: &Arc<RecordType>) -> Result<String, String> {
         if start > offset {
             parts.push(format!("('', '|V{}')", start - offset));
         }
-        let descr = dtype_to_descr(&field.dtype)?;
+        let descr = descr_literal(&field.dtype)?;
         parts.push(if field.shape.is_empty() {
             format!("({}, {descr})", py_str(&field.name))
         } else {
             format!("({}, {descr}, {})", py_str(&field.name), py_tuple(&field.shape))
         });
-        let size = field.shape.iter().product::<u64>() * field.dtype.itemsize();
-        offset = start + size;
+        let size = checked_nbytes(field.dtype.itemsize(), &field.shape)
+            .ok_or_else(|| format!("record field '{}' is larger than 2^64 bytes", field.name))?;
+        offset = start.saturating_add(size);
     }
     if u64::from(record.itemsize) > offset {
         parts.push(format!("('', '|V{}')", u64::from(record.itemsize) - offset));
@@ -382,8 +425,6 @@ fn py_str(s: &str) -> String {
     out
 }
 
-/// The complete header numpy's `np.save` writes for this array (magic, version, length, dict,
-/// padding, newline), or why the dtype has no numpy form.
 /// An upper bound on the length of [`dtype_to_descr`]'s text: field names may quadruple when
 /// escaped, and every field and dimension costs a bounded amount of punctuation and digits.
 /// Shared sub-records count at every use, as the text repeats them; the reader's
@@ -402,7 +443,11 @@ fn descr_len_bound(dtype: &DType) -> u64 {
 
 /// Refuses a header longer than this tool writes, before it is built: a record dtype that shares
 /// sub-records, or has long field names, can spell out far more than the Amber file holds.
-pub fn check_header_len(header: &NpyHeader) -> Result<(), String> {
+pub fn check_header_len(header: &NpyHeader) -> Result<(), NpyError> {
+    header_len_fits(header).map_err(NpyError)
+}
+
+fn header_len_fits(header: &NpyHeader) -> Result<(), String> {
     let bound = descr_len_bound(&header.dtype).saturating_add(header.shape.len() as u64 * 22);
     if bound > MAX_HEADER_LEN as u64 {
         return Err(format!(
@@ -413,12 +458,18 @@ pub fn check_header_len(header: &NpyHeader) -> Result<(), String> {
     Ok(())
 }
 
-pub fn encode_header(header: &NpyHeader) -> Result<Vec<u8>, String> {
-    check_header_len(header)?;
+/// The complete header numpy's `np.save` writes for this array (magic, version, length, dict,
+/// padding, newline), or why the dtype has no numpy form.
+pub fn encode_header(header: &NpyHeader) -> Result<Vec<u8>, NpyError> {
+    encode_header_bytes(header).map_err(NpyError)
+}
+
+fn encode_header_bytes(header: &NpyHeader) -> Result<Vec<u8>, String> {
+    header_len_fits(header)?;
     let fortran = header.order == Order::F;
     let mut dict = format!(
         "{{'descr': {}, 'fortran_order': {}, 'shape': {}, }}",
-        dtype_to_descr(&header.dtype)?,
+        descr_literal(&header.dtype)?,
         if fortran { "True" } else { "False" },
         py_tuple(&header.shape)
     );
@@ -735,6 +786,19 @@ mod tests {
     }
 
     #[test]
+    fn sizes_follow_r42_wherever_a_zero_dimension_stands() {
+        let big = 1u64 << 40;
+        // 8 x 2^80 overflows: refused in every order, as the Amber reader and writer refuse it.
+        for shape in [[0, big, big], [big, 0, big], [big, big, 0]] {
+            let npy = header(DType::Float64, &shape, Order::C);
+            assert_eq!(npy.nbytes(), None, "{shape:?}");
+            assert!(npy.spec().nbytes().is_err(), "{shape:?}");
+        }
+        assert_eq!(header(DType::Float64, &[0, big, 3], Order::C).nbytes(), Some(0));
+        assert_eq!(header(DType::Float64, &[2, 3], Order::C).nbytes(), Some(48));
+    }
+
+    #[test]
     fn hostile_headers_are_errors() {
         let deep = format!(
             "{{'descr': {}'<f8'{}, 'fortran_order': False, 'shape': (1,)}}",
@@ -755,8 +819,17 @@ mod tests {
         }
         let mut huge = b"\x93NUMPY\x02\x00\xff\xff\xff\xff".to_vec();
         huge.extend_from_slice(b"{}");
-        assert!(read_header(&mut huge.as_slice()).unwrap_err().contains("at most"));
+        assert!(read_header(&mut huge.as_slice())
+            .unwrap_err()
+            .0
+            .contains("at most"));
         assert!(type_string_to_dtype("<f2").is_ok());
-        assert!(dtype_to_descr(&DType::BFloat16).unwrap_err().contains("bfloat16"));
+        // A size whose bit count overflows u32 is an unknown type, not an overflow.
+        assert!(type_string_to_dtype("<i600000000").is_err());
+        assert!(type_string_to_dtype("<i99999999999999999999").is_err());
+        assert!(dtype_to_descr(&DType::BFloat16)
+            .unwrap_err()
+            .0
+            .contains("bfloat16"));
     }
 }

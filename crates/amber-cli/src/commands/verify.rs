@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::failure::Failure;
 use crate::files;
-use crate::inspect::human_bytes;
+use crate::units::human_bytes;
 
 #[derive(Args)]
 pub struct VerifyArgs {

@@ -9,16 +9,17 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
+use amberfile::dtype::checked_nbytes;
 use amberfile::{ArraySpec, DType, Order};
 use serde_json::Value as Json;
 
-use crate::convert::AmberSink;
+use super::flat::flat_arrays;
+use super::ArraySink;
 use crate::failure::Failure;
 use crate::files::{self, AtomicOutput};
-use crate::npz::flat_arrays;
 
 /// The reserved header key for string metadata, kept as a map of strings in Amber.
-pub const METADATA_KEY: &str = "__metadata__";
+const METADATA_KEY: &str = "__metadata__";
 /// Largest header accepted (the safetensors library's own limit is 100 MB).
 const MAX_HEADER_LEN: u64 = 100_000_000;
 
@@ -50,8 +51,8 @@ struct TensorEntry {
     end: u64,
 }
 
-/// Streams every tensor, in data order, into `sink`.
-pub fn read_into(input: &Path, sink: &mut AmberSink<'_>) -> Result<(), Failure> {
+/// Streams every tensor, in data order, into `sink`, after the `__metadata__` map if any.
+pub fn read_into(input: &Path, sink: &mut impl ArraySink) -> Result<(), Failure> {
     let bad = |why: String| Failure::invalid_input(input, why);
     let file = File::open(input).map_err(|e| Failure::io(input, e))?;
     let file_len = file.metadata().map_err(|e| Failure::io(input, e))?.len();
@@ -78,8 +79,9 @@ pub fn read_into(input: &Path, sink: &mut AmberSink<'_>) -> Result<(), Failure> 
     let mut tensors = Vec::with_capacity(fields.len());
     for (name, value) in &fields {
         if name == METADATA_KEY {
-            sink.metadata =
+            let strings =
                 metadata_strings(value).ok_or_else(|| bad("__metadata__ is not a map of strings".into()))?;
+            sink.add_strings(METADATA_KEY, strings);
             continue;
         }
         tensors.push(tensor_entry(name, value).map_err(|why| bad(format!("tensor '{name}': {why}")))?);
@@ -147,10 +149,7 @@ fn tensor_entry(name: &str, value: &Json) -> Result<TensorEntry, String> {
         begin.as_u64().ok_or("a data offset is not an integer")?,
         end.as_u64().ok_or("a data offset is not an integer")?,
     );
-    let nbytes = shape
-        .iter()
-        .try_fold(dtype.itemsize(), |acc, &d| acc.checked_mul(d))
-        .ok_or("the size overflows 64 bits")?;
+    let nbytes = checked_nbytes(dtype.itemsize(), &shape).ok_or("the size overflows 64 bits")?;
     if end < begin || end - begin != nbytes {
         return Err(format!(
             "data_offsets [{begin}, {end}] do not span the {nbytes} bytes its dtype and shape need"

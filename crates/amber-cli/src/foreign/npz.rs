@@ -8,18 +8,17 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use amberfile::{ArrayId, Node, Reader};
+use amberfile::npy as npy_header;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use crate::convert::AmberSink;
-use crate::extract::write_npy_to;
-use crate::failure::{with_article, Failure};
+use super::flat::flat_arrays;
+use super::{npy, ArraySink};
+use crate::failure::Failure;
 use crate::files::{self, AtomicOutput};
-use crate::npy;
 
 /// The archive's members in order, each streamed into `sink` as a named array.
-pub fn read_into(input: &Path, sink: &mut AmberSink<'_>) -> Result<(), Failure> {
+pub fn read_into(input: &Path, sink: &mut impl ArraySink) -> Result<(), Failure> {
     let file = File::open(input).map_err(|e| Failure::io(input, e))?;
     let mut archive = ZipArchive::new(BufReader::new(file))
         .map_err(|e| Failure::invalid_input(input, format!("not a readable .npz (zip) archive: {e}")))?;
@@ -39,7 +38,8 @@ pub fn read_into(input: &Path, sink: &mut AmberSink<'_>) -> Result<(), Failure> 
             ));
         };
         let bad = |why: String| Failure::invalid_input(input, format!("member '{member_name}': {why}"));
-        let (header, header_len) = npy::read_header(&mut member).map_err(bad)?;
+        let (header, header_len) =
+            npy_header::read_header(&mut member).map_err(|why| bad(why.to_string()))?;
         let nbytes = header
             .nbytes()
             .ok_or_else(|| bad("the array's size overflows 64 bits".into()))?;
@@ -68,59 +68,6 @@ fn zip_failure(input: &Path, error: zip::result::ZipError) -> Failure {
     }
 }
 
-/// The arrays a flat Amber graph holds, by name: a map of string keys to arrays, or (named
-/// `default_name`) a single array. Anything else is named in the error.
-pub fn flat_arrays<S: AsRef<[u8]>>(
-    reader: &Reader<S>,
-    input: &Path,
-    format: &str,
-    default_name: Option<&str>,
-    mut skip: impl FnMut(&str, amberfile::NodeId) -> Result<bool, Failure>,
-) -> Result<Vec<(String, ArrayId)>, Failure> {
-    let graph = reader.graph();
-    let cannot = |what: String| {
-        Failure::Unrepresentable(format!(
-            "{}: {format} holds only a flat map of string keys to arrays; {what}",
-            input.display()
-        ))
-    };
-    let root = reader.root();
-    match (graph.get(root), default_name) {
-        (Some(Node::Array(id)), Some(name)) => return Ok(vec![(name.to_owned(), id)]),
-        (Some(Node::Map(_)), _) => {}
-        (node, _) => {
-            let kind = node.map_or("nothing", |n| n.kind_name());
-            return Err(cannot(format!("the graph's root is {}", with_article(kind))));
-        }
-    }
-    let entries = graph.get(root).and_then(|n| n.as_map()).unwrap_or_default();
-    let mut out: Vec<(String, ArrayId)> = Vec::with_capacity(entries.len());
-    let mut seen = std::collections::HashSet::new();
-    for [k, v] in entries {
-        let Some(Node::Str(name)) = graph.get(*k) else {
-            let kind = graph.get(*k).map_or("missing", |n| n.kind_name());
-            return Err(cannot(format!("the root map has {} key", with_article(kind))));
-        };
-        if !seen.insert(name) {
-            return Err(cannot(format!("the key '{name}' appears twice")));
-        }
-        if skip(name, *v)? {
-            continue;
-        }
-        match graph.get(*v) {
-            Some(Node::Array(id)) => out.push((name.to_owned(), id)),
-            other => {
-                let kind = other.map_or("missing", |n| n.kind_name());
-                return Err(cannot(format!(
-                    "'{name}' is {}, not an array",
-                    with_article(kind)
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Writes a flat Amber graph as an .npz: one stored `name.npy` member per array.
 pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
     let reader = files::open_amber(input)?;
@@ -128,7 +75,7 @@ pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
     // Check every dtype before writing anything.
     for (name, id) in &arrays {
         let info = reader.array_info(*id).map_err(|e| Failure::amber(input, e))?;
-        npy::dtype_to_descr(info.dtype()).map_err(|why| {
+        npy_header::dtype_to_descr(info.dtype()).map_err(|why| {
             Failure::Unrepresentable(format!(
                 "{}: array '{name}' cannot be written to .npz: {why}",
                 input.display()
@@ -146,7 +93,7 @@ pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
             .compression_method(CompressionMethod::Stored)
             .large_file(large);
         zip.start_file(format!("{name}.npy"), options).map_err(io)?;
-        write_npy_to(
+        npy::write_to(
             &reader,
             *id,
             &mut zip,

@@ -1,37 +1,30 @@
-//! The `amber` command-line tool (built with `--features cli`).
+//! The `amber` command-line tool (the `amber-cli` package of the workspace).
 //!
-//! Each subcommand is one variant of [`Command`] and one module with a `run` function returning
-//! `Result<(), Failure>`; `main` turns a [`Failure`] into a message and an exit status. Modules:
-//! `inspect`, `verify`, `render`, `extract` (with `path`, the graph path syntax), `convert` (with
-//! `npy`, `npz` and `safetensors`, the foreign formats), `files` (opening Amber files, atomic
-//! output files, progress bars) and `failure` (exit statuses and messages).
+//! Each subcommand is one variant of [`Command`] and one module of `commands` with a `run`
+//! function returning `Result<(), Failure>`; `main` turns a [`Failure`] into a message and an
+//! exit status. Dependencies run one way: `commands` -> `foreign` (.npy, .npz, .safetensors)
+//! -> `amberfile`, and both use the small shared modules: `files` (opening Amber files, the
+//! one unsafe block; atomic output files; progress bars), `path` (the graph path syntax),
+//! `units` (sizes for people) and `failure` (exit statuses and messages).
 
-mod convert;
-mod extract;
+// The one unsafe block, mapping an input file, is `files::open_amber`, allowed there alone.
+#![deny(unsafe_code)]
+
+mod commands;
 mod failure;
 // Maps input files (`Reader::open_mmap`): the CLI's one unsafe call.
 #[allow(unsafe_code)]
 mod files;
-mod inspect;
-mod npy;
-mod npz;
+mod foreign;
 mod path;
-mod render;
-mod safetensors;
-mod verify;
+mod units;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-const EXIT_STATUS_HELP: &str = "\
-Exit status:
-  0  success
-  1  an input file is invalid (for an Amber file, its error class is printed alone on the first
-     line of standard output and explained on standard error), or its content cannot be
-     represented in the requested output format
-  2  usage error (bad arguments, unknown graph path) or I/O error";
+use commands::{convert, extract, inspect, render, verify, EXIT_STATUS_HELP};
 
 #[derive(Parser)]
 #[command(

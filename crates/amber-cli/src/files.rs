@@ -19,6 +19,7 @@ pub const WRITE_PIECE: usize = 8 << 20;
 
 /// Opens and validates an Amber file by mapping it, so arrays of any size are read without
 /// copying the file into memory. Array CRCs are checked when each array is first read.
+#[allow(unsafe_code)]
 pub fn open_amber(path: &Path) -> Result<Reader<Mmap>, Failure> {
     let metadata = std::fs::metadata(path).map_err(|e| Failure::io(path, e))?;
     if !metadata.is_file() {
