@@ -90,6 +90,7 @@ pub fn cases() -> Vec<Case> {
         case("node_str_and_bytes", "6.6", "Strings and byte strings: empty, with U+0000, with every byte value", node_str_bytes()),
         case("node_containers", "6.6", "list, tuple, set, frozenset and map, empty and not", node_containers()),
         case("node_object_and_global", "14.5", "object nodes with args and state, with NONE for both, and global nodes", node_objects()),
+        case("node_python_reduce_convention", "14.5.1", "Python reduce convention: a class with NONE args, copyreg.__newobj__ and __newobj_ex__ with a global class first, copyreg._reconstructor, a factory function with args, and an amberfile.ReduceState with list and dict items", node_reduce_convention()),
         case("node_object_array", "14.4", "object_array nodes: 2 x 3 in C and Fortran order, 0-d, empty, holding arrays and itself", node_object_arrays()),
         case("node_shared_references", "14.3", "Shared references: one node referenced from several containers and twice in one list; a DAG that expands to 2^20 leaves", node_shared()),
         case("node_cycles", "14.3", "Cycles: a list containing itself, a map containing itself, an object whose state refers back to it, a tuple containing itself", node_cycles()),
@@ -671,6 +672,55 @@ fn node_objects() -> (Vec<u8>, Json) {
             g.add(Node::Global("builtins.len")),
             g.add(Node::Global("")),
         ];
+        g.add(Node::List(&items))
+    })
+}
+
+/// The shapes of Section 14.5.1, as the Python writer makes them.
+fn node_reduce_convention() -> (Vec<u8>, Json) {
+    graph_file(|g| {
+        let none = g.add(Node::None);
+        let point = g.add(Node::Global("geometry.Point"));
+        let (one, two) = (g.add(Node::Int(1)), g.add(Node::Int(2)));
+        let newobj_args = g.add(Node::Tuple(&[point, one, two]));
+        let scale = g.add(Node::Str("scale"));
+        let positional = g.add(Node::Tuple(&[]));
+        let keywords = g.add(Node::Map(&[[scale, two]]));
+        let newobj_ex_args = g.add(Node::Tuple(&[point, positional, keywords]));
+        let base = g.add(Node::Global("builtins.list"));
+        let base_state = g.add(Node::List(&[one, two]));
+        let legacy = g.add(Node::Global("legacy.Items"));
+        let reconstructor_args = g.add(Node::Tuple(&[legacy, base, base_state]));
+        let factory_args = g.add(Node::Tuple(&[one]));
+        let attributes = g.add(Node::Map(&[[scale, one]]));
+        let items_state = g.add(Node::Tuple(&[none, base_state, keywords]));
+        let reduce_state = g.add(Node::Object {
+            type_name: "amberfile.ReduceState",
+            args: None,
+            state: Some(items_state),
+        });
+        let objects = [
+            ("geometry.Point", None, Some(attributes)),
+            ("copyreg.__newobj__", Some(newobj_args), None),
+            ("copyreg.__newobj_ex__", Some(newobj_ex_args), Some(attributes)),
+            (
+                "copyreg._reconstructor",
+                Some(reconstructor_args),
+                Some(attributes),
+            ),
+            ("mymod.rebuild_scaled", Some(factory_args), None),
+            ("collections.OrderedDict", Some(positional), Some(reduce_state)),
+        ];
+        let items: Vec<NodeId> = objects
+            .into_iter()
+            .map(|(type_name, args, state)| {
+                g.add(Node::Object {
+                    type_name,
+                    args,
+                    state,
+                })
+            })
+            .collect();
         g.add(Node::List(&items))
     })
 }
