@@ -537,7 +537,9 @@ def _neighbors_estimator(estimator: Any) -> None:
     for key, value in params.items():
         if isinstance(value, np.ndarray) and any(size != width for size in value.shape):
             raise ValueError(f"a {owner}'s metric parameter {key!r} does not have its {width} features")
-    if "_y" in attributes or hasattr(type(estimator), "predict"):
+    # LocalOutlierFactor predicts without targets: it is fitted on X alone and has no _y.
+    supervised = hasattr(type(estimator), "predict") and not isinstance(estimator, _sklearn().OutlierMixin)
+    if "_y" in attributes or supervised:
         _neighbors_targets(estimator, attributes, owner, fitted.shape[0])
 
 

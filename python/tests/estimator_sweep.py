@@ -1,0 +1,250 @@
+"""Every estimator scikit-learn's ``all_estimators()`` yields, fitted on a small dataset, dumped
+and loaded: the cases of ``test_estimator_sweep.py``.
+
+Estimators are built by scikit-learn's own instance generator (its ``INIT_PARAMS``: small base
+estimators for meta-estimators, few iterations) with ``random_state=0``, and fitted on data
+shaped by their tags, as scikit-learn's ``check_estimator`` does. The model is dumped before any
+method is called, so an estimator that draws from a stored random generator makes the same draws
+after loading. Run as a script for the report: how many round-trip, which need extra trust::
+
+    .venv/bin/python python/tests/estimator_sweep.py
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.experimental import enable_halving_search_cv, enable_iterative_imputer  # noqa: F401
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import all_estimators
+from sklearn.utils._tags import get_tags
+from sklearn.utils._test_common.instance_generator import INIT_PARAMS
+from sklearn.utils._testing import set_random_state
+from sklearn.utils.estimator_checks import _enforce_estimator_tags_X, _enforce_estimator_tags_y
+
+import amberfile as af
+
+METHODS = (
+    "predict",
+    "predict_proba",
+    "predict_log_proba",
+    "decision_function",
+    "transform",
+    "score_samples",
+    "inverse_transform",
+)
+
+# Estimators left out, each with a reason a reader can check. (Empty: every estimator fits.)
+SKIPPED: dict[str, str] = {}
+
+# Names of every estimator in the sweep (the experimental ones enabled above included).
+ESTIMATORS = {name: cls for name, cls in all_estimators()}
+
+N_SAMPLES = 60
+_rng = np.random.default_rng(0)
+X_BASE = _rng.normal(size=(N_SAMPLES, 5))
+Y_CLASSES = (X_BASE[:, 0] + X_BASE[:, 1] > 0).astype(int) + (X_BASE[:, 2] > 0.5)
+Y_CONTINUOUS = X_BASE @ np.array([1.5, -2.0, 0.5, 0.0, 1.0]) + 0.1 * _rng.normal(size=N_SAMPLES)
+WORDS = "amber resin fossil insect tree pine gold light honey stone".split()
+TEXTS = [" ".join(_rng.choice(WORDS, size=6)) for _ in range(N_SAMPLES)]
+RECORDS = [{w: float(c) for w, c in zip(_rng.choice(WORDS, size=3), _rng.integers(1, 5, 3))} for _ in range(N_SAMPLES)]
+IMAGES = _rng.random(size=(4, 8, 8))
+LABEL_SETS = [set(_rng.choice(WORDS[:4], size=2).tolist()) for _ in range(N_SAMPLES)]
+_LABEL_TRANSFORMERS = {"LabelBinarizer", "LabelEncoder", "MultiLabelBinarizer"}
+
+
+@dataclasses.dataclass
+class Case:
+    """A fitted estimator and the input each of its methods is called with."""
+
+    estimator: Any
+    inputs: Any  # what predict, transform, ... take (X, or y for label transformers)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a round trip showed: the names loading needed beyond the default trust, and the
+    methods compared (or, for estimators with none, the fitted attributes compared)."""
+
+    untrusted: list[str]
+    compared: list[str]
+
+
+def construct(name: str) -> Any:
+    """The estimator as scikit-learn's own tests build it (the first of its parameter sets)."""
+    cls = ESTIMATORS[name]
+    if cls is FrozenEstimator:  # the generator skips it: it wraps an already fitted estimator
+        return FrozenEstimator(LogisticRegression().fit(X_BASE, Y_CLASSES))
+    params = INIT_PARAMS.get(cls, {})
+    estimator = cls(**(params[0] if isinstance(params, list) else params))
+    set_random_state(estimator)
+    if "n_features" in estimator.get_params():  # hashers: 2**20 columns would dominate the run
+        estimator.set_params(n_features=2**8)
+    return estimator
+
+
+def fitted(name: str) -> Case:
+    """The estimator fitted on a small dataset suited to its tags."""
+    estimator = construct(name)
+    tags = get_tags(estimator)
+    if name == "MultiLabelBinarizer":
+        return Case(estimator.fit(LABEL_SETS), LABEL_SETS)
+    if name in _LABEL_TRANSFORMERS:
+        return Case(estimator.fit(Y_CLASSES), Y_CLASSES)
+    if tags.input_tags.string and not tags.input_tags.two_d_array:
+        X = TEXTS
+    elif tags.input_tags.dict:
+        X = RECORDS
+    elif tags.input_tags.three_d_array:
+        X = IMAGES
+    else:
+        X = _enforce_estimator_tags_X(estimator, X_BASE.copy())
+        if name == "SparseCoder":  # its generator parameters fix a dictionary of 3 features
+            X = X[:, : estimator.dictionary.shape[1]]
+        if type(estimator).__module__.startswith("sklearn.impute"):
+            X = X.copy()
+            X[::7, 1] = np.nan  # imputers need something to impute
+    y = Y_CONTINUOUS.copy() if tags.estimator_type == "regressor" else Y_CLASSES.copy()
+    y = _enforce_estimator_tags_y(estimator, y)
+    if tags.target_tags.multi_output and not tags.target_tags.single_output:
+        y = np.column_stack([y.ravel(), y.ravel()[::-1]])
+    if tags.input_tags.three_d_array or tags.estimator_type in ("clusterer", "outlier_detector"):
+        estimator.fit(X)
+    else:
+        estimator.fit(X, y)
+    return Case(estimator, X)
+
+
+def comparable(value: Any) -> Any:
+    """The value in a form ``assert_same`` compares exactly: sparse matrices as their type and
+    dense values, sequences element by element."""
+    if sp.issparse(value):
+        return (type(value).__name__, value.toarray())
+    if isinstance(value, (list, tuple)):
+        return type(value)([comparable(item) for item in value])
+    return value
+
+
+def assert_same(actual: Any, expected: Any, where: str) -> None:
+    """Exact equality, NaN equal to NaN, with types, dtypes and shapes."""
+    assert type(actual) is type(expected), f"{where}: {type(actual)} is not {type(expected)}"
+    if isinstance(expected, (list, tuple)):
+        assert len(actual) == len(expected), where
+        for index, (a, e) in enumerate(zip(actual, expected)):
+            assert_same(a, e, f"{where}[{index}]")
+    elif isinstance(expected, (np.ndarray, np.generic)):
+        np.testing.assert_array_equal(actual, expected, err_msg=where, strict=True)
+    elif isinstance(expected, float) and np.isnan(expected):
+        assert np.isnan(actual), where
+    else:
+        assert actual == expected, where
+
+
+def outputs(estimator: Any, inputs: Any) -> dict[str, Any]:
+    """What each method among ``METHODS`` returns (inverse_transform given transform's output),
+    or the type and message of the exception it raises."""
+    results: dict[str, Any] = {}
+    for method in METHODS:
+        if not hasattr(estimator, method):
+            continue
+        # A fresh copy each time: an estimator may store its training input itself (KernelRidge's
+        # X_fit_), and pairwise kernels take another path for `X is Y`, not bit-identical.
+        argument = copy.deepcopy(inputs)
+        if method == "inverse_transform":
+            if "transform" not in results or isinstance(results["transform"], Exception):
+                continue
+            argument = estimator.transform(argument)
+        try:
+            results[method] = comparable(getattr(estimator, method)(argument))
+        except Exception as error:  # the loaded estimator must fail the same way
+            results[method] = error
+    return results
+
+
+def fitted_arrays(estimator: Any) -> dict[str, Any]:
+    """The fitted attributes (``name_``) that hold numbers or arrays."""
+    return {
+        key: value
+        for key, value in sorted(vars(estimator).items())
+        if key.endswith("_") and not key.startswith("_") and isinstance(value, (np.ndarray, np.generic, int, float))
+    }
+
+
+def assert_same_outputs(actual: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert actual.keys() == expected.keys()
+    for method, value in expected.items():
+        if isinstance(value, Exception):
+            got = actual[method]
+            assert isinstance(got, Exception), f"{method}: the original raised {value!r}"
+            assert (type(got), str(got)) == (type(value), str(value)), method
+        else:
+            assert_same(actual[method], value, method)
+
+
+def round_trip(name: str, directory: Path) -> Outcome:
+    """Fits, dumps, loads with the trust the file needs, and compares every method's output.
+
+    Also checks the default trust alone: loading succeeds if the file names nothing untrusted,
+    and otherwise raises ``UntrustedTypeError``."""
+    case = fitted(name)
+    path = directory / f"{name}.amber"
+    af.dump(case.estimator, path)
+    untrusted = af.get_untrusted_types(path)
+    loaded = af.load(path, trusted=untrusted)
+    if untrusted:
+        try:
+            af.load(path)
+        except af.UntrustedTypeError:
+            pass
+        else:
+            raise AssertionError(f"loaded with the default trust although {untrusted} are untrusted")
+    assert type(loaded) is type(case.estimator)
+    assert loaded.get_params().keys() == case.estimator.get_params().keys()
+    expected = outputs(case.estimator, case.inputs)
+    if expected:
+        assert_same_outputs(outputs(loaded, case.inputs), expected)
+        return Outcome(untrusted, sorted(expected))
+    attributes = fitted_arrays(case.estimator)
+    assert attributes, f"{name} has neither methods nor fitted arrays to compare"
+    assert_same_outputs(fitted_arrays(loaded), attributes)
+    return Outcome(untrusted, sorted(attributes))
+
+
+def main() -> None:
+    import tempfile
+
+    warnings.simplefilter("ignore")
+    default_only, needs_trust, failures = [], {}, {}
+    with tempfile.TemporaryDirectory() as directory:
+        for name in sorted(ESTIMATORS):
+            if name in SKIPPED:
+                continue
+            try:
+                outcome = round_trip(name, Path(directory))
+            except Exception as error:
+                failures[name] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                continue
+            if outcome.untrusted:
+                needs_trust[name] = outcome.untrusted
+            else:
+                default_only.append(name)
+    total = len(ESTIMATORS)
+    print(f"{total} estimators, {len(SKIPPED)} skipped, {len(failures)} failed")
+    print(f"{len(default_only) + len(needs_trust)} round-trip; {len(default_only)} with the default trust alone")
+    for name, names in needs_trust.items():
+        print(f"  needs trust: {name}: {', '.join(names)}")
+    for name, reason in SKIPPED.items():
+        print(f"  skipped: {name}: {reason}")
+    for name, reason in failures.items():
+        print(f"  FAILED: {name}: {reason}")
+
+
+if __name__ == "__main__":
+    main()
