@@ -89,20 +89,35 @@ class Outcome:
     compared: list[str]
 
 
-def construct(name: str) -> Any:
-    """The estimator as scikit-learn's own tests build it (the first of its parameter sets)."""
+def _parameter_sets(cls: type) -> list[dict]:
+    params = INIT_PARAMS.get(cls, {})
+    return params if isinstance(params, list) else [params]
+
+
+# A test case per parameter set of the generator: the estimator's name for the first, then
+# "SVC-1" (a precomputed kernel), "GridSearchCV-3" (a pipeline searched), ...
+CASES = {
+    name if index == 0 else f"{name}-{index}": (name, params)
+    for name, cls in ESTIMATORS.items()
+    for index, params in enumerate(_parameter_sets(cls))
+}
+
+
+def construct(case_id: str) -> Any:
+    """The estimator as scikit-learn's own tests build it, with ``random_state=0``."""
+    name, params = CASES[case_id]
     cls = ESTIMATORS[name]
     if cls is FrozenEstimator:  # the generator skips it: it wraps an already fitted estimator
         return FrozenEstimator(LogisticRegression().fit(X_BASE, Y_CLASSES))
-    params = INIT_PARAMS.get(cls, {})
-    estimator = cls(**(params[0] if isinstance(params, list) else params))
+    estimator = cls(**params)
     set_random_state(estimator)
     return estimator.set_params(**_FASTER.get(name, {}))
 
 
-def fitted(name: str) -> Case:
+def fitted(case_id: str) -> Case:
     """The estimator fitted on a small dataset suited to its tags."""
-    estimator = construct(name)
+    name = CASES[case_id][0]
+    estimator = construct(case_id)
     tags = get_tags(estimator)
     if name == "MultiLabelBinarizer":
         return Case(estimator.fit(LABEL_SETS), LABEL_SETS)
@@ -205,19 +220,19 @@ def assert_same_outputs(actual: dict[str, Any], expected: dict[str, Any]) -> Non
             assert_same(actual[method], value, method)
 
 
-def round_trip(name: str, directory: Path) -> Outcome:
+def round_trip(case_id: str, directory: Path) -> Outcome:
     """Fits, dumps, loads with the trust the file needs, and compares every method's output.
 
     Also checks the default trust alone: loading succeeds if the file names nothing untrusted,
     and otherwise raises ``UntrustedTypeError``."""
     # One thread: OpenMP teams (HistGradientBoosting, TSNE) crawl on a shared 2-core machine.
     with threadpool_limits(1):
-        return _round_trip(name, directory)
+        return _round_trip(case_id, directory)
 
 
-def _round_trip(name: str, directory: Path) -> Outcome:
-    case = fitted(name)
-    path = directory / f"{name}.amber"
+def _round_trip(case_id: str, directory: Path) -> Outcome:
+    case = fitted(case_id)
+    path = directory / f"{case_id}.amber"
     af.dump(case.estimator, path)
     untrusted = af.get_untrusted_types(path)
     loaded = af.load(path, trusted=untrusted)
@@ -235,7 +250,7 @@ def _round_trip(name: str, directory: Path) -> Outcome:
     attributes = fitted_arrays(case.estimator)
     assert_same_outputs(fitted_arrays(loaded), attributes)
     compared = sorted(expected) + sorted(attributes)
-    assert compared, f"{name} has neither methods nor fitted arrays to compare"
+    assert compared, f"{case_id} has neither methods nor fitted arrays to compare"
     return Outcome(untrusted, compared)
 
 
@@ -243,29 +258,31 @@ def main() -> None:
     import tempfile
 
     warnings.simplefilter("ignore")
-    default_only, needs_trust, failures = [], {}, {}
+    needs_trust: dict[str, list[str]] = {}
+    failures: dict[str, str] = {}
+    cases = [case_id for case_id, (name, _) in sorted(CASES.items()) if name not in SKIPPED]
     with tempfile.TemporaryDirectory() as directory:
-        for name in sorted(ESTIMATORS):
-            if name in SKIPPED:
-                continue
+        for case_id in cases:
             try:
-                outcome = round_trip(name, Path(directory))
+                outcome = round_trip(case_id, Path(directory))
             except Exception as error:
-                failures[name] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+                failures[case_id] = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
                 continue
             if outcome.untrusted:
-                needs_trust[name] = outcome.untrusted
-            else:
-                default_only.append(name)
-    total = len(ESTIMATORS)
-    print(f"{total} estimators, {len(SKIPPED)} skipped, {len(failures)} failed")
-    print(f"{len(default_only) + len(needs_trust)} round-trip; {len(default_only)} with the default trust alone")
-    for name, names in needs_trust.items():
-        print(f"  needs trust: {name}: {', '.join(names)}")
+                needs_trust[case_id] = outcome.untrusted
+    failed_estimators = {CASES[case_id][0] for case_id in failures}
+    trusting_estimators = {CASES[case_id][0] for case_id in needs_trust}
+    passing = set(ESTIMATORS) - set(SKIPPED) - failed_estimators
+    print(f"{len(ESTIMATORS)} estimators in {len(CASES)} cases; {len(SKIPPED)} skipped")
+    print(f"round-trip: {len(passing)} estimators ({len(cases) - len(failures)} cases)")
+    print(f"with the default trust alone: {len(passing - trusting_estimators)} estimators "
+          f"({len(cases) - len(failures) - len(needs_trust)} cases)")
+    for case_id, names in needs_trust.items():
+        print(f"  needs trust: {case_id}: {', '.join(names)}")
     for name, reason in SKIPPED.items():
         print(f"  skipped: {name}: {reason}")
-    for name, reason in failures.items():
-        print(f"  FAILED: {name}: {reason}")
+    for case_id, reason in failures.items():
+        print(f"  FAILED: {case_id}: {reason}")
 
 
 if __name__ == "__main__":

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 import amberfile as af
-from estimator_sweep import ESTIMATORS, SKIPPED, assert_same_outputs, fitted, outputs, round_trip
+from estimator_sweep import CASES, ESTIMATORS, SKIPPED, assert_same_outputs, fitted, outputs, round_trip
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # convergence and deprecation noise from tiny fits
 
 
-@pytest.mark.parametrize("name", sorted(set(ESTIMATORS) - set(SKIPPED)))
-def test_estimator_round_trips_with_equal_outputs(name, tmp_path):
-    outcome = round_trip(name, tmp_path)
+@pytest.mark.parametrize("case", sorted(case for case, (name, _) in CASES.items() if name not in SKIPPED))
+def test_estimator_round_trips_with_equal_outputs(case, tmp_path):
+    outcome = round_trip(case, tmp_path)
     assert outcome.compared
 
 
