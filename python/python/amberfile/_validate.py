@@ -583,7 +583,16 @@ def _centers(name: str) -> Callable[[Any], None]:
             return
         owner = type(estimator).__name__
         _require_fitted(estimator, attributes, owner, (name, "n_features_in_"))
-        centers = array(attributes[name], f"a {owner}'s {name}", "f", ndim=2)
+        from scipy.sparse import issparse
+
+        centers = attributes[name]
+        if owner == "AffinityPropagation" and issparse(centers):
+            # Fitted on a sparse matrix, its centers are rows of it (ArgKmin reads them as CSR,
+            # whose structure scipy.sparse's own checks validated when it was rebuilt).
+            if centers.dtype.kind != "f" or centers.ndim != 2:
+                raise TypeError(f"a {owner}'s sparse {name} must be a 2-d float matrix")
+        else:
+            centers = array(centers, f"a {owner}'s {name}", "f", ndim=2)
         if centers.shape[1] != _width(attributes, owner) or centers.shape[0] == 0:
             raise ValueError(f"a {owner}'s {name} does not have its input's width")
         if "_n_threads" in attributes or name == "cluster_centers_" and "labels_" in attributes:
