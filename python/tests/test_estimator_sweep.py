@@ -8,14 +8,22 @@ import pytest
 import scipy.sparse as sp
 
 import amberfile as af
-from estimator_sweep import CASES, ESTIMATORS, REFUSED_AT_DUMP, SKIPPED, assert_same_outputs, fitted, outputs, round_trip
+from estimator_sweep import (
+    CASES,
+    ESTIMATORS,
+    REFUSED_AT_DUMP,
+    SKIPPED,
+    assert_same_outputs,
+    fitted,
+    outputs,
+    round_trip,
+    round_trip_cases,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # convergence and deprecation noise from tiny fits
 
 
-@pytest.mark.parametrize(
-    "case", sorted(case for case, (name, _, _) in CASES.items() if name not in SKIPPED and case not in REFUSED_AT_DUMP)
-)
+@pytest.mark.parametrize("case", round_trip_cases())
 def test_estimator_round_trips_with_equal_outputs(case, tmp_path):
     outcome = round_trip(case, tmp_path)
     assert outcome.compared
