@@ -161,6 +161,8 @@ def construct(case_id: str) -> Any:
     """The estimator as scikit-learn's own tests build it, with ``random_state=0``."""
     name, params, _ = CASES[case_id]
     estimator = _unfitted(ESTIMATORS[name], params)
+    if isinstance(estimator, FrozenEstimator):  # set_params would reach the frozen estimator
+        return estimator
     set_random_state(estimator)
     return estimator.set_params(**_FASTER.get(name, {}))
 
