@@ -296,6 +296,7 @@ def _round_trip(case_id: str, directory: Path) -> Outcome:
     case = fitted(case_id)
     path = directory / f"{case_id}.amber"
     af.dump(case.estimator, path)
+    af.verify(path)  # every rule of the spec and every checksum
     pickled = pickle.dumps(case.estimator)  # before any call: methods may draw random numbers
     untrusted = af.get_untrusted_types(path)
     loaded = af.load(path, trusted=untrusted)
