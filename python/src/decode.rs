@@ -28,6 +28,13 @@ use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
 use crate::errors::{allocation_failed, format_error, invalid_graph, limit_exceeded, state_error};
 use crate::paths::path_to;
 
+/// pickle's reconstructors (spec section 14.5.1): their first argument names the class.
+const RECONSTRUCTORS: [&str; 3] = [
+    "copyreg.__newobj__",
+    "copyreg.__newobj_ex__",
+    "copyreg._reconstructor",
+];
+
 /// Arrays from this size up are copied or decoded with the GIL released.
 const DETACH_BYTES: usize = 1 << 20;
 
@@ -520,12 +527,29 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 Ok(scalar)
             }
             _ => {
-                let cls = self.policy.call_method1("resolve", (type_name,));
+                if RECONSTRUCTORS.contains(&type_name) && !self.first_arg_is_global(id) {
+                    return Err(bad("a reconstructor's first argument must be a global"));
+                }
+                let target = self.policy.call_method1("resolve", (type_name,));
                 let has_state = state.is_some();
-                cls.and_then(|cls| self.policy.call_method1("new_instance", (cls, args, has_state)))
+                target
+                    .and_then(|target| {
+                        self.policy
+                            .call_method1("construct", (type_name, target, args, has_state))
+                    })
                     .map_err(|cause| self.state_error(id, cause))
             }
         }
+    }
+
+    /// Whether object node `id`'s args are a tuple whose first item is a `global` node: the
+    /// class a reconstructor makes an instance of must be a name the policy checked.
+    fn first_arg_is_global(&self, id: NodeId) -> bool {
+        let Node::Object { args: Some(args), .. } = self.graph().node(id) else {
+            return false;
+        };
+        matches!(self.graph().node(args), Node::Tuple(items)
+            if items.first().is_some_and(|&first| matches!(self.graph().node(first), Node::Global(_))))
     }
 
     fn fill(&mut self, id: NodeId) -> PyResult<()> {

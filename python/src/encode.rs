@@ -2,8 +2,14 @@
 //!
 //! The walk uses an explicit work list, so deep structures cannot overflow the stack. Every
 //! object gets its node the first time it is met (memo by `id()`, as pickle does), so shared
-//! references and cycles come out as reused node ids. Arrays are written to the `Writer` as they
-//! are met, straight from numpy's memory.
+//! references and cycles come out as reused node ids. Arrays are written to the `Writer` once the
+//! whole graph is walked, straight from numpy's memory, so a walk that fails has written nothing
+//! (a file object's `write` is never called).
+//!
+//! Any other object is written the way pickle's reduce protocol describes it: the callable by its
+//! own qualified name, its arguments, the state, list and dict items (`_names.reduce_value`).
+//! An object that cannot be written exactly fails the walk with `DumpError`, naming its type and
+//! its path in the graph walked so far.
 //!
 //! The mapping of Python values to nodes is documented in `python/README.md`.
 
@@ -16,12 +22,13 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyComplex, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PySet, PyString,
-    PyTuple, PyType,
+    PyTuple,
 };
 
 use crate::buffer::array_bytes;
 use crate::dtypes::{little_endian, to_amber};
-use crate::errors::format_error;
+use crate::errors::{dump_error, format_error};
+use crate::paths::path_to;
 
 /// Names of the typed objects the package itself defines (see the README's mapping table).
 pub(crate) const BYTEARRAY: &str = "builtins.bytearray";
@@ -44,8 +51,8 @@ struct Helpers<'py> {
     np_dtype: Bound<'py, PyAny>,
     ascontiguousarray: Bound<'py, PyAny>,
     asarray: Bound<'py, PyAny>,
-    newobj: Bound<'py, PyAny>,
-    newobj_ex: Bound<'py, PyAny>,
+    reduce_value: Bound<'py, PyAny>,
+    type_name: Bound<'py, PyAny>,
     qualified_name: Bound<'py, PyAny>,
     is_global: Bound<'py, PyAny>,
 }
@@ -53,7 +60,6 @@ struct Helpers<'py> {
 impl<'py> Helpers<'py> {
     fn new(py: Python<'py>) -> PyResult<Self> {
         let np = py.import("numpy")?;
-        let copyreg = py.import("copyreg")?;
         let names = py.import("amberfile._names")?;
         Ok(Helpers {
             ndarray: np.getattr("ndarray")?,
@@ -64,8 +70,8 @@ impl<'py> Helpers<'py> {
             np_dtype: np.getattr("dtype")?,
             ascontiguousarray: np.getattr("ascontiguousarray")?,
             asarray: np.getattr("asarray")?,
-            newobj: copyreg.getattr("__newobj__")?,
-            newobj_ex: copyreg.getattr("__newobj_ex__")?,
+            reduce_value: names.getattr("reduce_value")?,
+            type_name: names.getattr("type_name")?,
             qualified_name: names.getattr("qualified_name")?,
             is_global: names.getattr("is_global")?,
         })
@@ -84,6 +90,8 @@ pub(crate) struct Encoder<'py, 'w, W: Write> {
     /// Every memoized object, so no id() is reused while the walk runs.
     keep_alive: Vec<Bound<'py, PyAny>>,
     pending: Vec<(Bound<'py, PyAny>, NodeId)>,
+    /// Arrays met by the walk, written once it has succeeded: node, data to write, layout.
+    arrays: Vec<(NodeId, Bound<'py, PyAny>, ArraySpec)>,
     helpers: Helpers<'py>,
     /// numpy dtype -> index in `dtypes`: a model's arrays share a few dtypes, and converting
     /// one takes several Python-level calls.
@@ -111,20 +119,41 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             memo: HashMap::new(),
             keep_alive: Vec::new(),
             pending: Vec::new(),
+            arrays: Vec::new(),
             helpers: Helpers::new(py)?,
             dtype_index: PyDict::new(py),
             dtypes: Vec::new(),
         })
     }
 
-    /// Encodes `root` and everything it reaches; returns the finished graph.
+    /// Encodes `root` and everything it reaches, then writes the arrays; returns the finished
+    /// graph.
     pub(crate) fn encode(mut self, root: &Bound<'py, PyAny>) -> PyResult<Graph> {
         let root_id = self.node_for(root);
         while let Some((obj, id)) = self.pending.pop() {
-            self.encode_object(&obj, id)?;
+            if let Err(cause) = self.encode_object(&obj, id) {
+                return Err(self.dump_error(root_id, &obj, id, cause));
+            }
+        }
+        for (id, data, spec) in std::mem::take(&mut self.arrays) {
+            self.write_array(id, &data, &spec)?;
         }
         self.graph.set_root(root_id);
         Ok(self.graph)
+    }
+
+    /// The DumpError for `obj` (node `id`): its path is read from the graph built so far, in
+    /// which every node on the way from the root is already set.
+    #[cold]
+    fn dump_error(&self, root: NodeId, obj: &Bound<'py, PyAny>, id: NodeId, cause: PyErr) -> PyErr {
+        let type_name = self
+            .helpers
+            .type_name
+            .call1((obj,))
+            .and_then(|name| name.extract::<String>())
+            .unwrap_or_else(|_| "?".to_string());
+        let path = path_to(&self.graph, root, id).unwrap_or_default();
+        dump_error(self.py, &type_name, &path, cause)
     }
 
     /// The node of `obj`: the memoized one, or a new placeholder queued for encoding.
@@ -136,8 +165,27 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
         let id = self.graph.reserve();
         self.memo.insert(key, id);
         self.keep_alive.push(obj.clone());
-        self.pending.push((obj.clone(), id));
+        if !self.set_simple_key(obj, id) {
+            self.pending.push((obj.clone(), id));
+        }
         id
+    }
+
+    /// Sets the node of a str or small int at once: map keys are, and a DumpError's path must
+    /// be able to name them before the walk gets to them. Anything else waits its turn.
+    fn set_simple_key(&mut self, obj: &Bound<'py, PyAny>, id: NodeId) -> bool {
+        if let Ok(s) = obj.cast_exact::<PyString>() {
+            if let Ok(text) = s.to_str() {
+                self.graph.set(id, Node::Str(text));
+                return true;
+            }
+        } else if obj.is_exact_instance_of::<PyInt>() {
+            if let Ok(small) = obj.extract::<i64>() {
+                self.graph.set(id, Node::Int(small));
+                return true;
+            }
+        }
+        false
     }
 
     fn nodes_for(&mut self, items: impl IntoIterator<Item = Bound<'py, PyAny>>) -> Vec<NodeId> {
@@ -301,8 +349,12 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
         } else {
             Order::F
         };
-        let spec = ArraySpec { dtype, shape, order };
-        let bytes = array_bytes(as_array)?;
+        self.arrays.push((id, data, ArraySpec { dtype, shape, order }));
+        Ok(())
+    }
+
+    fn write_array(&mut self, id: NodeId, data: &Bound<'py, PyAny>, spec: &ArraySpec) -> PyResult<()> {
+        let bytes = array_bytes(data.cast::<PyUntypedArray>()?)?;
         let snapshot;
         let bytes = if self.snapshot_arrays {
             snapshot = bytes.to_vec();
@@ -312,7 +364,7 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
         };
         let array_id = self
             .writer
-            .write_array_with(&spec, bytes, self.compression)
+            .write_array_with(spec, bytes, self.compression)
             .map_err(|e| format_error(self.py, &e))?;
         self.graph.set(id, Node::Array(array_id));
         Ok(())
@@ -330,84 +382,31 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
         Ok(converted)
     }
 
-    /// Any other object, through `__reduce_ex__(4)`.
+    /// Any other object, as pickle reduces it (see `_names.reduce_value`).
     fn encode_reduced(&mut self, obj: &Bound<'py, PyAny>, id: NodeId) -> PyResult<()> {
-        let reduced = obj.call_method1("__reduce_ex__", (4,))?;
+        let reduced = self.helpers.reduce_value.call1((obj,))?;
         if let Ok(name) = reduced.cast::<PyString>() {
-            // A module-level singleton, named relative to the object's module.
-            let module: String = obj.getattr("__module__")?.extract()?;
-            let name = format!("{module}.{}", name.to_str()?);
-            self.graph.set(id, Node::Global(&name));
+            // A module-level singleton.
+            self.graph.set(id, Node::Global(name.to_str()?));
             return Ok(());
         }
-        let parts = reduced
-            .cast::<PyTuple>()
-            .map_err(|_| PyTypeError::new_err("__reduce_ex__ must return a string or a tuple"))?;
-        let part = |i: usize| -> PyResult<Option<Bound<'py, PyAny>>> {
-            Ok(match parts.get_item(i) {
-                Ok(item) if !item.is_none() => Some(item),
-                _ => None,
-            })
-        };
-        let (Some(callable), Some(args)) = (part(0)?, part(1)?) else {
-            return Err(PyTypeError::new_err(
-                "__reduce_ex__ returned fewer than two items",
-            ));
-        };
-        if part(5)?.is_some() {
-            return Err(PyTypeError::new_err(format!(
-                "cannot dump {}: reduce values with a state setter are not supported",
-                obj.get_type().name()?
-            )));
-        }
-        let args = args.cast_into::<PyTuple>()?;
-        let (type_name, ctor_args) = if callable.is(&self.helpers.newobj) {
-            // cls.__new__(cls, *args): the class is the first argument.
-            let cls = args.get_item(0)?;
-            let rest = args.get_slice(1, args.len());
-            (self.qualified_name(&cls)?, (!rest.is_empty()).then_some(rest))
-        } else if callable.is(&self.helpers.newobj_ex) {
-            let cls = args.get_item(0)?;
-            let kwargs = args.get_item(2)?;
-            if kwargs.is_truthy()? {
-                return Err(PyTypeError::new_err(
-                    "keyword arguments to __new__ are not supported",
-                ));
-            }
-            let rest = args.get_item(1)?.cast_into::<PyTuple>()?;
-            (self.qualified_name(&cls)?, (!rest.is_empty()).then_some(rest))
-        } else if callable.is_instance_of::<PyType>() {
-            // The class itself is called: cls(*args).
-            (self.qualified_name(&callable)?, Some(args))
-        } else {
-            // A factory function (numpy's random generators, Cython's auto-pickling): the
-            // object is recorded by its own type. A factory whose first argument is that type
-            // only makes a blank instance, so its args are dropped; others are kept as
-            // constructor args, which the type's policy interprets.
-            let own_type = obj.get_type().into_any();
-            let blank = args.get_item(0).is_ok_and(|first| first.is(&own_type));
-            (self.qualified_name(&own_type)?, (!blank).then_some(args))
-        };
-        let args_id = ctor_args.map(|tuple| self.node_for(tuple.as_any()));
-        let state = part(2)?;
-        let list_items = part(3)?
-            .map(|it| it.try_iter()?.collect::<PyResult<Vec<_>>>())
-            .transpose()?;
-        let dict_items = part(4)?
-            .map(|it| it.try_iter()?.collect::<PyResult<Vec<_>>>())
-            .transpose()?;
+        type Parts<'py> = (
+            String,
+            Option<Bound<'py, PyTuple>>,
+            Option<Bound<'py, PyAny>>,
+            Option<Vec<Bound<'py, PyAny>>>,
+            Option<Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
+        );
+        let (type_name, args, state, list_items, dict_items): Parts<'py> = reduced.extract()?;
+        let args_id = args.map(|tuple| self.node_for(tuple.as_any()));
         let state_id = if list_items.is_some() || dict_items.is_some() {
             let inner = state.map(|s| self.node_for(&s));
             let inner = inner.unwrap_or_else(|| self.graph.add(Node::None));
             let items = self.nodes_for(list_items.unwrap_or_default());
             let list = self.graph.add(Node::List(&items));
             let mut entries = Vec::new();
-            for pair in dict_items.unwrap_or_default() {
-                let pair = pair.cast_into::<PyTuple>()?;
-                entries.push([
-                    self.node_for(&pair.get_item(0)?),
-                    self.node_for(&pair.get_item(1)?),
-                ]);
+            for (key, value) in dict_items.unwrap_or_default() {
+                entries.push([self.node_for(&key), self.node_for(&value)]);
             }
             let map = self.graph.add(Node::Map(&entries));
             let tuple = self.graph.add(Node::Tuple(&[inner, list, map]));

@@ -4,7 +4,8 @@
 //! normally); this module only instantiates them. `ChecksumMismatch` becomes `ChecksumError`,
 //! every other error class `FormatError`; both carry `.error_class` and `.offset`. An object
 //! whose type is trusted but whose rebuilding fails becomes `StateError` (a `FormatError`),
-//! naming the type and its graph path, with the library's exception as its `__cause__`.
+//! naming the type and its graph path, with the library's exception as its `__cause__`. An
+//! object `dump` cannot write exactly becomes `DumpError` (a `TypeError`), named the same way.
 
 use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyValueError};
 use pyo3::prelude::*;
@@ -69,15 +70,31 @@ pub(crate) fn state_error(py: Python<'_>, type_name: &str, path: &str, cause: Py
     if untrusted.is_ok_and(|class| cause.value(py).is_instance(&class).unwrap_or(false)) {
         return cause;
     }
-    let at = if path.is_empty() {
-        "the root".to_string()
-    } else {
-        format!("'{path}'")
-    };
-    let message = format!("InvalidGraph: the {type_name} object at {at} cannot be rebuilt: {cause}");
-    let built = errors
-        .getattr("StateError")
-        .and_then(|class| class.call1((message, type_name, path)));
+    let message = format!(
+        "InvalidGraph: the {type_name} object at {} cannot be rebuilt: {cause}",
+        describe_path(path)
+    );
+    located_error(py, "StateError", (message, type_name, path), cause)
+}
+
+/// A `DumpError` for the `type_name` object at `path` that `dump` cannot write because of
+/// `cause`.
+#[cold]
+pub(crate) fn dump_error(py: Python<'_>, type_name: &str, path: &str, cause: PyErr) -> PyErr {
+    let message = format!(
+        "cannot dump the {type_name} object at {}: {cause}",
+        describe_path(path)
+    );
+    located_error(py, "DumpError", (message, type_name, path), cause)
+}
+
+/// An instance of the `amberfile._errors` class `class_name` built from (message, type name,
+/// path), with `cause` as its `__cause__`.
+fn located_error(py: Python<'_>, class_name: &str, args: (String, &str, &str), cause: PyErr) -> PyErr {
+    let built = py
+        .import("amberfile._errors")
+        .and_then(|module| module.getattr(class_name))
+        .and_then(|class| class.call1(args));
     match built {
         Ok(instance) => {
             let err = PyErr::from_value(instance);
@@ -85,6 +102,14 @@ pub(crate) fn state_error(py: Python<'_>, type_name: &str, path: &str, cause: Py
             err
         }
         Err(err) => err,
+    }
+}
+
+fn describe_path(path: &str) -> String {
+    if path.is_empty() {
+        "the root".to_string()
+    } else {
+        format!("'{path}'")
     }
 }
 

@@ -20,13 +20,14 @@ from collections.abc import Iterable
 from typing import IO, Any, Literal, Union
 
 from . import _native
-from ._errors import AmberError, ChecksumError, FormatError, StateError, UntrustedTypeError
+from ._errors import AmberError, ChecksumError, DumpError, FormatError, StateError, UntrustedTypeError
 from ._policy import DEFAULT_TRUSTED, Policy
 
 __all__ = [
     "AmberError",
     "ChecksumError",
     "DEFAULT_TRUSTED",
+    "DumpError",
     "FormatError",
     "StateError",
     "UntrustedTypeError",
@@ -102,7 +103,9 @@ def dump(
 
     A path is written atomically: a temporary file in the same directory, renamed into place,
     so readers (and live memory mappings) of an older file are never disturbed. A file object
-    receives the file as it is encoded, through ``write`` calls of at most 1 MiB each.
+    receives the file once the whole graph is encoded, through ``write`` calls of at most 1 MiB
+    each. An object that cannot be written exactly raises ``DumpError`` (naming its type and
+    graph path) before anything is written, to the path or the file object.
     """
     with _gc_paused():
         if _is_path(filename_or_fileobj):

@@ -41,6 +41,21 @@ class StateError(FormatError):
         self.path = path
 
 
+class DumpError(AmberError, TypeError):
+    """``dump`` cannot write an object so that ``load`` rebuilds it exactly.
+
+    ``.type_name`` is the object's type, ``.path`` where it sits in the graph (the CLI's path
+    syntax, e.g. ``models/2/fn``; ``""`` is the root), and ``__cause__`` the exception that
+    stopped it (its reduce failed, or a class or function cannot be found again by its name).
+    Nothing was written under the target name.
+    """
+
+    def __init__(self, message: str, type_name: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.path = path
+
+
 class UntrustedTypeError(AmberError):
     """The file names types or functions the loading policy does not trust.
 

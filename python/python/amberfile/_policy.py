@@ -12,13 +12,21 @@ scipy type, what its compiled code assumes and the check that guarantees it, and
 out (which a caller may still name in ``trusted=``, at the risk the document describes). Names are compared exactly; a resolved object must carry exactly the name
 the file gave (so ``sklearn.base.os.system`` is not ``os.system`` in disguise).
 
-Rebuilding a trusted class (the file's ``args`` and ``state``):
+Rebuilding an ``object`` node (its name, ``args`` and ``state``; spec section 14.5.1):
 
-- no args: ``cls.__new__(cls)`` (numpy's random generators: ``cls()``, since their ``__new__``
-  alone leaves them unusable);
-- args (a tuple): ``cls(*args)``, the constructor of a trusted type (never for the builtin
-  container, number and string types, ndarray, dtype or numpy scalars: their values have node
-  kinds of their own, and a call like ``list(range(10**12))`` would exhaust memory);
+- no args: the name is a class, and the value ``cls.__new__(cls)`` (a file of the previous
+  writer names numpy's random generators this way: ``cls()``, since their ``__new__`` alone
+  leaves them unusable);
+- args (a tuple) and a class: ``cls(*args)``, the constructor of a trusted type (never for the
+  builtin container, number and string types, ndarray, dtype or numpy scalars: their values have
+  node kinds of their own, and a call like ``list(range(10**12))`` would exhaust memory);
+- args and one of pickle's reconstructors ``copyreg.__newobj__``, ``copyreg.__newobj_ex__`` or
+  ``copyreg._reconstructor``: ``cls.__new__(cls, *args, **kwargs)`` (or the base type's
+  ``__new__`` and ``__init__``), where ``cls`` is the first argument, a ``global`` node the
+  policy trusts (the same guards as a constructor call; trusted by default as protocol names);
+- args and a trusted function (a factory): ``function(*args)``. Trusted by default are only the
+  factories of ``_DEFAULT_FACTORIES`` and Cython's ``__pyx_unpickle_<Class>`` of a class
+  trusted by default, each under its own rule for the arguments; ``trusted=[...]`` adds others;
 - then the state: ``cls.__setstate__(obj, state)`` if the class defines it, else pickle's
   default (``obj.__dict__.update(state)``, and slot values for a ``(dict, slots)`` pair);
 - around each step, the checks ``_validate`` has for the type (arguments, state, the finished
@@ -27,8 +35,10 @@ Rebuilding a trusted class (the file's ``args`` and ``state``):
 
 from __future__ import annotations
 
+import copyreg
 import functools
 import importlib
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,13 +46,13 @@ import numpy as np
 
 from . import _validate
 from ._errors import UntrustedTypeError
-from ._names import qualified_name
+from ._names import NEWOBJ, NEWOBJ_EX, RECONSTRUCTOR, qualified_name
 
 _BUILTIN_TYPES = frozenset(
     f"builtins.{name}"
     for name in (
         "bool", "bytes", "bytearray", "complex", "dict", "float", "frozenset", "int", "list",
-        "range", "set", "slice", "str", "tuple",
+        "object", "range", "set", "slice", "str", "tuple",
     )
 )
 
@@ -69,11 +79,27 @@ _NUMPY_TYPES = (
     | _NUMPY_RANDOM
 )
 
-# Names the package itself uses for its own typed objects.
-_PACKAGE_TYPES = frozenset({"amberfile.ReduceState"})
+# Names the package itself uses for its own typed objects, and pickle's reconstructors, which
+# are only called on a class the policy trusts (see Policy.construct).
+_PACKAGE_TYPES = frozenset({"amberfile.ReduceState", NEWOBJ, NEWOBJ_EX, RECONSTRUCTOR})
 
-#: Every name trusted without asking, besides the scikit-learn and scipy.sparse rules.
-DEFAULT_TRUSTED: frozenset[str] = _BUILTIN_TYPES | _NUMPY_TYPES | _PACKAGE_TYPES
+# Factory functions trusted by default, each called only with the arguments its rule accepts.
+# numpy's random pickling helpers: a bit generator class or name, or a bit generator.
+_NUMPY_RANDOM_FACTORIES = frozenset(
+    f"numpy.random._pickle.__{kind}_ctor" for kind in ("bit_generator", "generator", "randomstate")
+)
+# scikit-learn's binary trees and distance metrics reduce to newObj(cls), i.e. cls.__new__(cls).
+_BLANK_FACTORIES = frozenset(
+    f"sklearn.{module}.newObj" for module in ("metrics._dist_metrics", "neighbors._kd_tree", "neighbors._ball_tree")
+)
+_DEFAULT_FACTORIES = _NUMPY_RANDOM_FACTORIES | _BLANK_FACTORIES
+
+#: Every name trusted without asking, besides the scikit-learn and scipy.sparse rules and the
+#: Cython unpickling helpers of the classes they trust.
+DEFAULT_TRUSTED: frozenset[str] = _BUILTIN_TYPES | _NUMPY_TYPES | _PACKAGE_TYPES | _DEFAULT_FACTORIES
+
+# Cython's auto-pickling helper of class ``module.Class``: ``module.__pyx_unpickle_Class``.
+_PYX_UNPICKLE = re.compile(r"(?P<module>.+)\.__pyx_unpickle_(?P<cls>\w+)")
 
 # scikit-learn estimators, by public name, whose fitted state reaches only numpy, scipy's Python
 # code and other trusted types (their compiled calls take only arrays sized from the input);
@@ -233,7 +259,16 @@ def _is_numpy_ufunc(name: str) -> bool:
 def _trusted_by_default(name: str) -> bool:
     if name in DEFAULT_TRUSTED or _is_numpy_ufunc(name):
         return True
+    pyx_class = _pyx_unpickled_class(name)
+    if pyx_class is not None:
+        return _trusted_by_default(pyx_class)
     return _sklearn_object(name) is not None or _scipy_sparse_object(name) is not None
+
+
+def _pyx_unpickled_class(name: str) -> str | None:
+    """The class name whose Cython unpickling helper ``name`` is, if it is one."""
+    match = _PYX_UNPICKLE.fullmatch(name)
+    return f"{match['module']}.{match['cls']}" if match else None
 
 
 def validated_type(name: str) -> bool:
@@ -289,6 +324,30 @@ class Policy:
             raise UntrustedTypeError([name])
         return obj
 
+    def construct(self, name: str, target: Any, args: tuple[Any, ...] | None, has_state: bool = True) -> Any:
+        """The value of an ``object`` node named ``name`` (resolved as ``target``) with ``args``,
+        before its state (if ``has_state``) is set. Fails before any call for arguments the
+        callable's rule refuses."""
+        if args is None:
+            return self.new_instance(target, None, has_state)
+        if name == NEWOBJ:
+            if not args:
+                raise TypeError(f"{NEWOBJ} needs the class as its first argument")
+            cls, rest = args[0], args[1:]
+            return self._build(cls, rest, has_state, lambda: cls.__new__(cls, *rest))
+        if name == NEWOBJ_EX:
+            if len(args) != 3 or type(args[1]) is not tuple or type(args[2]) is not dict:
+                raise TypeError(f"{NEWOBJ_EX} needs (class, args tuple, kwargs dict)")
+            cls, positional, keywords = args
+            if not all(type(key) is str for key in keywords):
+                raise TypeError(f"{NEWOBJ_EX}'s keyword names must be str")
+            return self._build(cls, positional, has_state, lambda: cls.__new__(cls, *positional, **keywords))
+        if name == RECONSTRUCTOR:
+            return self._reconstruct(args, has_state)
+        if isinstance(target, type):
+            return self.new_instance(target, args, has_state)
+        return self._call_factory(name, target, args, has_state)
+
     def new_instance(self, cls: Any, args: tuple[Any, ...] | None, has_state: bool = True) -> Any:
         """An instance of the trusted class ``cls``, before its state (if ``has_state``) is set.
 
@@ -296,9 +355,16 @@ class Policy:
         constructor like ``csr_matrix((data, indices, indptr))`` does not check indices."""
         if not isinstance(cls, type):
             raise TypeError(f"{cls!r} is not a class and cannot be instantiated from a file")
-        name = self._name_of(cls)
         if args is None:
-            return cls() if name in _NUMPY_RANDOM else cls.__new__(cls)
+            return cls() if self._name_of(cls) in _NUMPY_RANDOM else cls.__new__(cls)
+        return self._build(cls, args, has_state, lambda: cls(*args))
+
+    def _build(self, cls: Any, args: tuple[Any, ...], has_state: bool, build: Any) -> Any:
+        """``build()``, a call that makes an instance of ``cls`` from ``args``, behind the guards
+        and checks of constructing ``cls`` from a file."""
+        if not isinstance(cls, type):
+            raise TypeError(f"{cls!r} is not a class and cannot be instantiated from a file")
+        name = self._name_of(cls)
         if name in _NOT_CONSTRUCTED or issubclass(cls, np.generic):
             raise TypeError(f"{name} is not constructed from arguments in a file")
         check_args, check_state, check_object = _validate.checks_for(name)
@@ -306,10 +372,72 @@ class Policy:
             raise TypeError(f"{name} must be given its state, not only constructor arguments")
         if check_args is not None:
             check_args(args)
-        obj = cls(*args)
+        obj = build()
         if check_object is not None and not has_state:
             check_object(obj)
         return obj
+
+    def _reconstruct(self, args: tuple[Any, ...], has_state: bool) -> Any:
+        """``copyreg._reconstructor(cls, base, base_state)``: protocol 0's rebuilding of a class
+        derived from a builtin type. pickle writes ``base(obj)`` as the base state, so nothing
+        else is accepted (no ``bytes.__new__(cls, 10**12)``)."""
+        if len(args) != 3:
+            raise TypeError(f"{RECONSTRUCTOR} needs (class, base class, base state)")
+        cls, base, base_state = args
+        if not (isinstance(cls, type) and isinstance(base, type) and issubclass(cls, base)):
+            raise TypeError(f"{RECONSTRUCTOR} needs a class and a base class it derives from")
+        if self._name_of(base) not in _BUILTIN_TYPES:
+            raise TypeError(f"{RECONSTRUCTOR}'s base must be a builtin type, not {self._name_of(base)}")
+        if base is not object and type(base_state) is not base:
+            raise TypeError(f"{RECONSTRUCTOR}'s base state must be a {base.__name__}")
+        if base is object and base_state is not None:
+            raise TypeError(f"{RECONSTRUCTOR}'s base state must be None for object")
+        return self._build(cls, (), has_state, lambda: copyreg._reconstructor(cls, base, base_state))
+
+    def _call_factory(self, name: str, function: Any, args: tuple[Any, ...], has_state: bool) -> Any:
+        """``function(*args)`` for a trusted factory; the default ones only with the arguments
+        their rules accept, so that none becomes a way to call something else."""
+        if name in self.extra:
+            obj = function(*args)
+        elif name in _NUMPY_RANDOM_FACTORIES:
+            obj = function(*_numpy_random_args(name, args))
+        elif name in _BLANK_FACTORIES:
+            if len(args) != 1 or not isinstance(args[0], type):
+                raise TypeError(f"{name} needs the class alone")
+            return self.new_instance(args[0], None, has_state)
+        elif _pyx_unpickled_class(name) is not None:
+            return self._pyx_unpickle(name, function, args, has_state)
+        else:
+            raise TypeError(f"{name} is trusted as a name, not to be called with arguments from a file")
+        _, check_state, check_object = self._checks_of_result(obj)
+        if not has_state:
+            if check_state is not None:
+                raise TypeError(f"{name} must be followed by its object's state")
+            if check_object is not None:
+                check_object(obj)
+        return obj
+
+    def _pyx_unpickle(self, name: str, function: Any, args: tuple[Any, ...], has_state: bool) -> Any:
+        """Cython's ``__pyx_unpickle_C(C, checksum, state)``: a blank C with ``state`` set in C
+        code. The state is applied through ``set_state`` instead, so the validators see it first."""
+        if len(args) != 3 or args[0] is not self.resolve(_pyx_unpickled_class(name) or ""):
+            raise TypeError(f"{name} needs (its own class, checksum, state)")
+        cls, checksum, state = args
+        if type(checksum) is not int:
+            raise TypeError(f"{name}'s checksum must be an int")
+        obj = function(cls, checksum, None)
+        if state is not None:
+            self.set_state(obj, state, False)
+        elif not has_state and _validate.checks_for(self._name_of(cls))[1] is not None:
+            raise TypeError(f"{name} must be given its object's state")
+        return obj
+
+    def _checks_of_result(self, obj: Any) -> tuple[Any, Any, Any]:
+        """The checks of a factory's result's type (none for a type without a name)."""
+        try:
+            return _validate.checks_for(self._name_of(type(obj)))
+        except TypeError:
+            return _validate.checks_for("")
 
     def _name_of(self, cls: type) -> str:
         name = _CLASS_NAMES.get(cls)
@@ -337,6 +465,19 @@ class Policy:
             _default_set_state(obj, state)
         if check_object is not None:
             check_object(obj)
+
+
+def _numpy_random_args(name: str, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The one argument numpy's random pickling helpers take here: a bit generator name, a bit
+    generator class (for ``__bit_generator_ctor``) or instance (for the others). Their second,
+    a callable, is never taken from a file."""
+    from numpy.random.bit_generator import BitGenerator
+
+    accepted = type if name.endswith("__bit_generator_ctor") else BitGenerator
+    if len(args) == 1 and (type(args[0]) is str or isinstance(args[0], accepted)):
+        if not isinstance(args[0], type) or issubclass(args[0], BitGenerator):
+            return args
+    raise TypeError(f"{name} takes one bit generator name, class or instance")
 
 
 def _default_set_state(obj: Any, state: Any) -> None:
