@@ -49,12 +49,15 @@ METHODS = (
 # Estimators left out, each with a reason a reader can check. (Empty: every estimator fits.)
 SKIPPED: dict[str, str] = {}
 
-# Cases that dump refuses with a TypeError naming what it cannot represent (the test checks
-# that it does, and writes nothing), each with the reason.
-REFUSED_AT_DUMP: dict[str, str] = {
-    "BisectingKMeans-sparse": "fitted on a sparse matrix, its tree's root center "
-    "(_bisecting_tree.center) is the np.matrix that a sparse X.mean(axis=0) returns, and dump "
-    "refuses ndarray subclasses",
+# Cases that dump refuses with a DumpError naming the type and where it sits in the graph (the
+# test checks that it does, and writes nothing): case -> (type name, path, reason).
+REFUSED_AT_DUMP: dict[str, tuple[str, str, str]] = {
+    "BisectingKMeans-sparse": (
+        "numpy.matrix",
+        "_bisecting_tree/center",
+        "fitted on a sparse matrix, its tree's root center is the np.matrix that a sparse "
+        "X.mean(axis=0) returns, and dump refuses ndarray subclasses",
+    ),
 }
 
 # Names of every estimator in the sweep (the experimental ones enabled above included).
@@ -361,8 +364,8 @@ def main() -> None:
     print(f"  equal to a pickle round trip, not to the original (memory layout): {', '.join(layout_dependent)}")
     for name, reason in SKIPPED.items():
         print(f"  skipped: {name}: {reason}")
-    for case_id, reason in REFUSED_AT_DUMP.items():
-        print(f"  refused at dump: {case_id}: {reason}")
+    for case_id, (type_name, path, reason) in REFUSED_AT_DUMP.items():
+        print(f"  refused at dump: {case_id}: the {type_name} at {path!r}: {reason}")
     for case_id, reason in failures.items():
         print(f"  FAILED: {case_id}: {reason}")
 
