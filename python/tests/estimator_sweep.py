@@ -5,7 +5,10 @@ Estimators are built by scikit-learn's own instance generator (its ``INIT_PARAMS
 estimators for meta-estimators, few iterations) with ``random_state=0``, and fitted on data
 shaped by their tags, as scikit-learn's ``check_estimator`` does. The model is dumped before any
 method is called, so an estimator that draws from a stored random generator makes the same draws
-after loading. Run as a script for the report: how many round-trip, which need extra trust::
+after loading. No estimator here gives different outputs on two calls of the original (run
+single-threaded), so every output is compared exactly with the original's; the one exception
+is memory layout, which no serializer keeps (see ``_round_trip``). Run as a script for the
+report: how many round-trip, which need extra trust::
 
     .venv/bin/python python/tests/estimator_sweep.py
 """
