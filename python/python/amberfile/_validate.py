@@ -537,7 +537,9 @@ def _neighbors_estimator(estimator: Any) -> None:
     for key, value in params.items():
         if isinstance(value, np.ndarray) and any(size != width for size in value.shape):
             raise ValueError(f"a {owner}'s metric parameter {key!r} does not have its {width} features")
-    if "_y" in attributes or hasattr(type(estimator), "predict"):
+    # LocalOutlierFactor predicts without targets: it is fitted on X alone and has no _y.
+    supervised = hasattr(type(estimator), "predict") and not isinstance(estimator, _sklearn().OutlierMixin)
+    if "_y" in attributes or supervised:
         _neighbors_targets(estimator, attributes, owner, fitted.shape[0])
 
 
@@ -581,7 +583,16 @@ def _centers(name: str) -> Callable[[Any], None]:
             return
         owner = type(estimator).__name__
         _require_fitted(estimator, attributes, owner, (name, "n_features_in_"))
-        centers = array(attributes[name], f"a {owner}'s {name}", "f", ndim=2)
+        from scipy.sparse import issparse
+
+        centers = attributes[name]
+        if owner == "AffinityPropagation" and issparse(centers):
+            # Fitted on a sparse matrix, its centers are rows of it (ArgKmin reads them as CSR,
+            # whose structure scipy.sparse's own checks validated when it was rebuilt).
+            if centers.dtype.kind != "f" or centers.ndim != 2:
+                raise TypeError(f"a {owner}'s sparse {name} must be a 2-d float matrix")
+        else:
+            centers = array(centers, f"a {owner}'s {name}", "f", ndim=2)
         if centers.shape[1] != _width(attributes, owner) or centers.shape[0] == 0:
             raise ValueError(f"a {owner}'s {name} does not have its input's width")
         if "_n_threads" in attributes or name == "cluster_centers_" and "labels_" in attributes:
