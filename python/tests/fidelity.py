@@ -18,6 +18,7 @@ graph is rebuilt from ``(seed, index)`` alone, so a failure can be replayed::
 
     python python/tests/fidelity.py --graphs 500 --seed 3
     python python/tests/fidelity.py --seed 3 --case 41      # one graph, traceback shown
+    python python/tests/fidelity.py --kind pd.Index:2        # a single-kind case (or all four)
     python python/tests/fidelity.py --kinds                  # the catalogue
 """
 
@@ -240,6 +241,16 @@ kind("reduce-to-factory")(lambda b: ft.Scaled(b.rng.randint(-50, 50)))
 kind("reduce_ex-per-protocol", container=True)(lambda b: ft.ProtocolSpecific(b.child()))
 kind("copyreg-reconstructor", container=True)(lambda b: ft.OldStyleReduce(b.child()))
 kind("getnewargs", container=True)(lambda b: ft.NewArgs(b.key()))
+# Cycles that only pickle's memo trick closes: the object sits inside its own arguments.
+kind("namedtuple-in-own-args")(lambda b: cycle_through_args(ft.Pair([], b.child())))
+kind("getnewargs-in-own-args")(lambda b: cycle_through_args(ft.NewArgs([])))
+
+
+def cycle_through_args(obj):
+    (obj.left if isinstance(obj, ft.Pair) else obj.key).append(obj)
+    return obj
+
+
 kind("getnewargs_ex-kwargs", container=True)(lambda b: ft.NewArgsEx(b.key(), scale=b.child()))
 
 
@@ -253,7 +264,8 @@ LONG_DOUBLES = ["g", "G"] if np.dtype("g").itemsize > 8 else []
 TIME_DTYPES = [f"{kind}8[{unit}]" for kind in "Mm" for unit in ("Y", "M", "W", "D", "h", "m", "s", "ms", "us", "ns", "ps", "as")]
 NESTED = np.dtype([("id", "<u2"), ("pos", [("x", "<f4"), ("y", ">f8")]), ("name", "U3"), ("raw", "V3")])
 WITH_OFFSETS = np.dtype({"names": ["a", "b"], "formats": ["<i4", ">f8"], "offsets": [8, 0], "itemsize": 24})
-OTHER_DTYPES = ["U5", "S4", "V6", "(2,3)i2", NESTED, WITH_OFFSETS, np.dtype("i4", metadata={"unit": "m"})]
+TEXT_DTYPES = ["U5", "S4", "V6"]
+STRUCTURED_DTYPES = ["(2,3)i2", NESTED, WITH_OFFSETS, np.dtype("i4", metadata={"unit": "m"})]
 
 
 def random_array(rng: random.Random, dtype, shape=None) -> np.ndarray:
@@ -293,9 +305,11 @@ def layout(rng: random.Random, array: np.ndarray) -> np.ndarray:
 
 kind("ndarray-numeric")(lambda b: layout(b.rng, random_array(b.rng, b.rng.choice(NUMERIC_DTYPES))))
 kind("ndarray-datetime")(lambda b: layout(b.rng, random_array(b.rng, b.rng.choice(TIME_DTYPES))))
-kind("ndarray-other")(lambda b: layout(b.rng, random_array(b.rng, b.rng.choice(OTHER_DTYPES))))
-kind("numpy-scalar")(lambda b: random_array(b.rng, b.rng.choice(NUMERIC_DTYPES + TIME_DTYPES + ["U5", "S4", "V6", NESTED]), (1,))[0])
-kind("numpy-dtype", hashable=True)(lambda b: np.dtype(b.rng.choice(NUMERIC_DTYPES + TIME_DTYPES + OTHER_DTYPES + ["O", ">i4"])))
+kind("ndarray-str-bytes-void")(lambda b: layout(b.rng, random_array(b.rng, b.rng.choice(TEXT_DTYPES))))
+kind("ndarray-structured")(lambda b: layout(b.rng, random_array(b.rng, b.rng.choice(STRUCTURED_DTYPES))))
+kind("numpy-scalar")(lambda b: random_array(b.rng, b.rng.choice(NUMERIC_DTYPES + TIME_DTYPES + TEXT_DTYPES + [NESTED]), (1,))[0])
+kind("numpy-dtype", hashable=True)(lambda b: np.dtype(b.rng.choice(NUMERIC_DTYPES + TIME_DTYPES + TEXT_DTYPES + ["O", ">i4"])))
+kind("numpy-dtype-structured", hashable=True)(lambda b: np.dtype(b.rng.choice(STRUCTURED_DTYPES)))
 
 
 @kind("ndarray-object", container=True)
@@ -463,9 +477,13 @@ class Builder:
 PLAIN_KINDS = ["int", "str", "float", "None", "bytes", "tuple-hashable"]
 
 
-def single_case(name: str):
+# How many single-kind graphs each kind gets: kinds pick among variants (dtypes, subclasses).
+SINGLE_VARIANTS = 4
+
+
+def single_case(name: str, variant: int):
     """A graph holding one value of kind ``name`` (twice, so that sharing is checked too)."""
-    builder = Builder(random.Random(f"single:{name}"), children=PLAIN_KINDS)
+    builder = Builder(random.Random(f"single:{name}:{variant}"), children=PLAIN_KINDS)
     value = builder.build(name)
     return [value, value], builder
 
@@ -724,8 +742,9 @@ def run_case(case: str, graph, builder: Builder, directory: str, verbose: bool =
 
 def run(graphs: int, seed: int, directory: str, verbose: bool = False):
     for name in KINDS:
-        graph, builder = single_case(name)
-        yield run_case(f"single:{name}", graph, builder, directory, verbose)
+        for variant in range(SINGLE_VARIANTS):
+            graph, builder = single_case(name, variant)
+            yield run_case(f"single:{name}:{variant}", graph, builder, directory, verbose)
     for index in range(graphs):
         graph, builder = random_case(seed, index)
         yield run_case(f"seed={seed} case={index}", graph, builder, directory, verbose)
@@ -745,7 +764,7 @@ def main(argv=None) -> int:
     parser.add_argument("--graphs", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--case", type=int, help="replay one random graph, with its traceback")
-    parser.add_argument("--kind", help="replay the single case of one kind, with its traceback")
+    parser.add_argument("--kind", help="replay the single cases of one kind (NAME or NAME:VARIANT), with tracebacks")
     parser.add_argument("--kinds", action="store_true", help="list the catalogue")
     args = parser.parse_args(argv)
     if args.kinds:
@@ -753,10 +772,16 @@ def main(argv=None) -> int:
         return 0
     with tempfile.TemporaryDirectory() as directory:
         if args.case is not None or args.kind:
-            graph, builder = random_case(args.seed, args.case) if args.kind is None else single_case(args.kind)
-            outcome = run_case(args.kind or f"case={args.case}", graph, builder, directory, verbose=True)
-            print(f"{outcome.result}: {outcome.detail}\n  graph: {outcome.description}")
-            return outcome.result == "failure"
+            if args.kind is None:
+                cases = [(f"case={args.case}", *random_case(args.seed, args.case))]
+            else:
+                name, _, variant = args.kind.partition(":")
+                variants = [int(variant)] if variant else range(SINGLE_VARIANTS)
+                cases = [(f"{name}:{v}", *single_case(name, v)) for v in variants]
+            outcomes = [run_case(case, graph, builder, directory, verbose=True) for case, graph, builder in cases]
+            for outcome in outcomes:
+                print(f"{outcome.case} {outcome.result}: {outcome.detail}\n  graph: {outcome.description}")
+            return any(o.result == "failure" for o in outcomes)
         outcomes = []
         for outcome in run(args.graphs, args.seed, directory):
             outcomes.append(outcome)
