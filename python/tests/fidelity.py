@@ -60,8 +60,8 @@ DumpError = getattr(amberfile, "DumpError", type("MissingDumpError", (Exception,
 
 # Kinds that dump may refuse even though pickle writes them: what the format does not claim
 # to represent (an ndarray subclass other than masked arrays, a reduce value with a state
-# setter, a compiled pattern).
-MAY_REFUSE = {"np.matrix", "state-setter", "re.Pattern", "long-double"}
+# setter, a compiled pattern, x87 long doubles, a str that is not UTF-8).
+MAY_REFUSE = {"np.matrix", "state-setter", "re.Pattern", "long-double", "str-lone-surrogate"}
 
 
 # --- the catalogue ----------------------------------------------------------------------------
@@ -420,6 +420,7 @@ class Builder:
         self.pool: list = []  # finished values a later child may share
         self.open: list = []  # mutable containers being filled: a child may point back (cycle)
         self.used: collections.Counter = collections.Counter()
+        self.type_names: set[str] = set()  # of every value built: a DumpError must name one
         self.description: list[str] = []  # descriptions of the children of the node being built
 
     def pick(self, kinds) -> str:
@@ -435,6 +436,7 @@ class Builder:
             self.depth -= 1
             inner, self.description = self.description, parent
         self.used[name] += 1
+        self.type_names.add(type_name(value))
         label = "" if is_atom(value) else f"#{len(self.pool)}"
         parent.append(f"{name}{label}" + (f"[{', '.join(inner)}]" if inner else ""))
         if label:
@@ -716,8 +718,8 @@ def run_case(case: str, graph, builder: Builder, directory: str, verbose: bool =
             allowed = outcome.kinds & MAY_REFUSE
             if written:
                 outcome.detail = f"DumpError ({error}) but {sorted(written)} was written"
-            elif not error.type_name or not isinstance(error.path, str):
-                outcome.detail = f"DumpError without .type_name or .path: {error!r}"
+            elif error.type_name not in builder.type_names or not isinstance(error.path, str):
+                outcome.detail = f"DumpError names a type not in the graph ({error.type_name!r}) or no path: {error!r}"
             elif pickle_error is None and not allowed:
                 outcome.detail = f"DumpError although pickle writes it: {error} (type {error.type_name!r}, path {error.path!r})"
             else:
