@@ -98,3 +98,41 @@ def test_the_comparer_fails_on_changed_object_state_and_layout():
     assert "@state" in refuted(ft.WithState(1), ft.WithState(2))
     assert "CONTIGUOUS" in refuted(np.zeros((2, 3), order="F"), np.zeros((2, 3)))
     assert "pandas" in refuted(pd.Series([1, 2]), pd.Series([1, 3]))
+
+
+def refusal(message="refused", type_name="builtins.list", path=""):
+    error = fidelity.DumpError(message)
+    error.type_name, error.path = type_name, path
+    return error
+
+
+def test_a_refusal_counts_only_when_it_is_clear_and_leaves_nothing(tmp_path, monkeypatch):
+    """run_case's rules for DumpError, on a dump that misbehaves on purpose."""
+    graph, builder = fidelity.single_case("list", 0)
+
+    def refuse(obj, path):
+        raise refusal()
+
+    monkeypatch.setattr(fidelity.amberfile, "dump", refuse)
+    assert "although pickle writes it" in fidelity.run_case("plain", graph, builder, str(tmp_path)).detail
+
+    def refuse_after_writing(obj, path):
+        (tmp_path / "graph.amber.tmp").write_bytes(b"partial")
+        raise refusal()
+
+    monkeypatch.setattr(fidelity.amberfile, "dump", refuse_after_writing)
+    local, local_builder = fidelity.single_case("local-class", 0)
+    assert "was written" in fidelity.run_case("partial", local, local_builder, str(tmp_path)).detail
+    (tmp_path / "graph.amber.tmp").unlink()
+
+    def refuse_naming_nothing(obj, path):
+        raise refusal(type_name="no.such.Type")
+
+    monkeypatch.setattr(fidelity.amberfile, "dump", refuse_naming_nothing)
+    assert "not in the graph" in fidelity.run_case("vague", local, local_builder, str(tmp_path)).detail
+
+    def refuse_clearly(obj, path):
+        raise refusal(type_name=fidelity.type_name(local[0]), path="0")
+
+    monkeypatch.setattr(fidelity.amberfile, "dump", refuse_clearly)
+    assert fidelity.run_case("clear", local, local_builder, str(tmp_path)).result == "refused"
