@@ -9,7 +9,7 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet maturin numpy scikit-learn scipy safetensors ml_dtypes pytest pandas
+"$venv/bin/python" -m pip install --quiet maturin numpy scikit-learn scipy pandas safetensors ml_dtypes pytest
 "$venv/bin/python" -m pip install --quiet "$here"
 if [ -z "${AMBER_BIN:-}" ]; then
     (cd "$root" && cargo build --quiet --release -p amber-cli --bin amber)
