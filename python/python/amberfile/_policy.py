@@ -56,6 +56,9 @@ _BUILTIN_TYPES = frozenset(
     )
 )
 
+# Singletons that reduce to their name: only ever named, as globals.
+_BUILTIN_SINGLETONS = frozenset({"builtins.Ellipsis", "builtins.NotImplemented"})
+
 # Named freely (as globals) but never called with arguments from a file: their values have node
 # kinds of their own, and e.g. list(range(10**12)) would exhaust memory.
 _NOT_CONSTRUCTED = (_BUILTIN_TYPES - {"builtins.slice", "builtins.range"}) | {"numpy.ndarray", "numpy.dtype"}
@@ -96,7 +99,7 @@ _DEFAULT_FACTORIES = _NUMPY_RANDOM_FACTORIES | _BLANK_FACTORIES
 
 #: Every name trusted without asking, besides the scikit-learn and scipy.sparse rules and the
 #: Cython unpickling helpers of the classes they trust.
-DEFAULT_TRUSTED: frozenset[str] = _BUILTIN_TYPES | _NUMPY_TYPES | _PACKAGE_TYPES | _DEFAULT_FACTORIES
+DEFAULT_TRUSTED: frozenset[str] = _BUILTIN_TYPES | _BUILTIN_SINGLETONS | _NUMPY_TYPES | _PACKAGE_TYPES | _DEFAULT_FACTORIES
 
 # Cython's auto-pickling helper of class ``module.Class``: ``module.__pyx_unpickle_Class``.
 _PYX_UNPICKLE = re.compile(r"(?P<module>.+)\.__pyx_unpickle_(?P<cls>\w+)")
