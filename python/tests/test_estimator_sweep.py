@@ -90,7 +90,8 @@ def test_a_bisecting_kmeans_fitted_on_a_sparse_matrix_round_trips_with_its_matri
     data = sp.csr_matrix(np.abs(np.random.default_rng(0).normal(size=(20, 4))))
     model = BisectingKMeans(n_clusters=3, random_state=0).fit(data)
     assert type(model._bisecting_tree.center) is np.matrix
-    loaded = af.loads(af.dumps(model))
+    data_file = af.dumps(model)
+    loaded = af.loads(data_file, trusted=af.get_untrusted_types(data_file))
     assert type(loaded._bisecting_tree.center) is np.matrix
     np.testing.assert_array_equal(loaded._bisecting_tree.center, model._bisecting_tree.center)
     np.testing.assert_array_equal(loaded.predict(data), model.predict(data))
