@@ -24,7 +24,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyComplex, PyDict, PyFrozenSet, PyList, 
 use crate::ahead;
 use crate::buffer::{new_array_filled, view_of, FileBuffer};
 use crate::dtypes::NumpyDtypes;
-use crate::encode::{BYTEARRAY, NUMPY_DTYPE, REDUCE_STATE};
+use crate::encode::{BYTEARRAY, EXACT_ARRAY, NUMPY_DTYPE, REDUCE_STATE};
 use crate::errors::{allocation_failed, format_error, invalid_graph, limit_exceeded, state_error};
 use crate::paths::path_to;
 
@@ -340,14 +340,19 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
 
     /// Objects rebuilt from their parts in one go (no separate state step).
     fn is_built_from_parts(&self, type_name: &str, args: Option<NodeId>, state: Option<NodeId>) -> bool {
-        matches!(type_name, NUMPY_DTYPE | BYTEARRAY | REDUCE_STATE)
+        matches!(type_name, NUMPY_DTYPE | BYTEARRAY | REDUCE_STATE | EXACT_ARRAY)
             || self.is_numpy_scalar(type_name, args, state)
     }
 
     fn is_numpy_scalar(&self, type_name: &str, args: Option<NodeId>, state: Option<NodeId>) -> bool {
         type_name.starts_with("numpy.")
             && args.is_none()
-            && state.is_some_and(|s| matches!(self.graph().node(s), Node::Array(_)))
+            && state.is_some_and(|s| match self.graph().node(s) {
+                Node::Array(_) => true,
+                // A record scalar whose fields are not all little-endian.
+                Node::Object { type_name, .. } => type_name == EXACT_ARRAY,
+                _ => false,
+            })
     }
 
     /// The children built before node `id` is created (and held by it from the start).
@@ -485,7 +490,19 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                 (None, Some(state)) if matches!(self.graph().node(state), Node::Array(_)) => {
                     self.built(state).getattr("dtype")
                 }
-                _ => Err(bad("expected an empty array or ('object',)")),
+                // What the dtype table cannot say: byte orders, a sub-array shape, metadata.
+                (None, Some(state)) if matches!(self.graph().node(state), Node::Tuple(_)) => self
+                    .dtypes_helper("exact_dtype")?
+                    .call1(self.built(state).cast_into::<PyTuple>()?)
+                    .map_err(|cause| self.state_error(id, cause)),
+                _ => Err(bad("expected an empty array, a tuple or ('object',)")),
+            },
+            EXACT_ARRAY => match (args, state) {
+                (None, Some(state)) => self
+                    .dtypes_helper("exact_array")?
+                    .call1((self.built(state),))
+                    .map_err(|cause| self.state_error(id, cause)),
+                _ => Err(bad("expected a state and no args")),
             },
             BYTEARRAY => {
                 let bytes = args
@@ -540,6 +557,10 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
                     .map_err(|cause| self.state_error(id, cause))
             }
         }
+    }
+
+    fn dtypes_helper(&self, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.py.import("amberfile._dtypes")?.getattr(name)
     }
 
     /// Whether object node `id`'s args are a tuple whose first item is a `global` node: the

@@ -35,6 +35,10 @@ pub(crate) const BYTEARRAY: &str = "builtins.bytearray";
 pub(crate) const NUMPY_DTYPE: &str = "numpy.dtype";
 /// Masked arrays: args `(data, mask, None, False, True, 0, fill_value)` for the constructor.
 const MASKED_ARRAY: &str = "numpy.ma.core.MaskedArray";
+/// An array whose dtype the stored little-endian one lacks: state `(stored array, numpy.dtype)`.
+pub(crate) const EXACT_ARRAY: &str = "amberfile.ExactArray";
+/// `numpy.matrix`, rebuilt by this function from its array.
+const AS_MATRIX: &str = "numpy.asmatrix";
 /// State of an object whose reduce value has list or dict items: `(state, listitems, dictitems)`.
 pub(crate) const REDUCE_STATE: &str = "amberfile.ReduceState";
 
@@ -47,6 +51,7 @@ struct Helpers<'py> {
     memmap: Bound<'py, PyAny>,
     masked_array: Bound<'py, PyAny>,
     masked_array_args: Bound<'py, PyAny>,
+    matrix: Bound<'py, PyAny>,
     generic: Bound<'py, PyAny>,
     np_dtype: Bound<'py, PyAny>,
     ascontiguousarray: Bound<'py, PyAny>,
@@ -55,17 +60,21 @@ struct Helpers<'py> {
     type_name: Bound<'py, PyAny>,
     qualified_name: Bound<'py, PyAny>,
     is_global: Bound<'py, PyAny>,
+    dtype_state: Bound<'py, PyAny>,
+    exact_array_state: Bound<'py, PyAny>,
 }
 
 impl<'py> Helpers<'py> {
     fn new(py: Python<'py>) -> PyResult<Self> {
         let np = py.import("numpy")?;
         let names = py.import("amberfile._names")?;
+        let dtypes = py.import("amberfile._dtypes")?;
         Ok(Helpers {
             ndarray: np.getattr("ndarray")?,
             memmap: np.getattr("memmap")?,
             masked_array: np.getattr("ma")?.getattr("MaskedArray")?,
             masked_array_args: names.getattr("masked_array_args")?,
+            matrix: np.getattr("matrix")?,
             generic: np.getattr("generic")?,
             np_dtype: np.getattr("dtype")?,
             ascontiguousarray: np.getattr("ascontiguousarray")?,
@@ -74,6 +83,8 @@ impl<'py> Helpers<'py> {
             type_name: names.getattr("type_name")?,
             qualified_name: names.getattr("qualified_name")?,
             is_global: names.getattr("is_global")?,
+            dtype_state: dtypes.getattr("dtype_state")?,
+            exact_array_state: dtypes.getattr("exact_array_state")?,
         })
     }
 }
@@ -246,13 +257,23 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             let items = self.nodes_for(items);
             self.graph.set(id, Node::FrozenSet(&items));
         } else if obj.is_exact_instance(&self.helpers.ndarray) || obj.is_instance(&self.helpers.memmap)? {
-            self.encode_array(obj, id)?;
+            let exact = self.helpers.exact_array_state.call1((obj,))?;
+            if exact.is_none() {
+                self.encode_array(obj, id)?;
+            } else {
+                let state = self.node_for(&exact);
+                self.set_object(id, EXACT_ARRAY, None, Some(state));
+            }
         } else if obj.is_instance(&self.helpers.masked_array)? {
             let args = self.helpers.masked_array_args.call1((obj,))?;
             let args = self.node_for(&args);
             self.set_object(id, MASKED_ARRAY, Some(args), None);
+        } else if obj.is_exact_instance(&self.helpers.matrix) {
+            let array = self.helpers.asarray.call1((obj,))?;
+            let args = self.node_for(PyTuple::new(self.py, [array])?.as_any());
+            self.set_object(id, AS_MATRIX, Some(args), None);
         } else if obj.is_instance(&self.helpers.ndarray)? {
-            // A subclass (masked array, matrix) would silently lose what makes it one.
+            // Any other subclass would silently lose what makes it one.
             return Err(PyTypeError::new_err(format!(
                 "cannot dump the ndarray subclass {}; convert it with numpy.asarray first",
                 obj.get_type().name()?
@@ -266,6 +287,8 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             if "iu".contains(dtype.getattr("kind")?.extract::<char>()?) {
                 array = array.call_method1("astype", (dtype.getattr("str")?,))?;
             }
+            // Checked here, so that a DumpError names the scalar rather than its array.
+            self.amber_dtype(&dtype)?;
             let canonical = array.get_item(PyTuple::empty(self.py))?;
             let type_name = self.qualified_name(&canonical.get_type().into_any())?;
             let state = self.node_for(&array);
@@ -296,9 +319,9 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
         );
     }
 
-    /// np.dtype objects: an empty array of that dtype carries it (the format's dtype table
-    /// describes every dtype exactly). The object dtype, which no array in the table may have,
-    /// is spelled as the string "object".
+    /// np.dtype objects: an empty array of that dtype carries it, with what the format's dtype
+    /// table cannot say (`_dtypes.dtype_state`). The object dtype, which no array in the table
+    /// may have, is spelled as the string "object".
     fn encode_dtype(&mut self, obj: &Bound<'py, PyAny>, id: NodeId) -> PyResult<()> {
         let kind: String = obj.getattr("kind")?.extract()?;
         if kind == "O" {
@@ -307,9 +330,16 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             self.set_object(id, NUMPY_DTYPE, Some(args), None);
             return Ok(());
         }
-        let np = self.py.import("numpy")?;
-        let empty = np.getattr("empty")?.call1((0, obj))?;
-        let state = self.node_for(&empty);
+        // Checked here, so that a DumpError names the dtype rather than the array carrying it.
+        let subdtype = obj.getattr("subdtype")?;
+        let base = if subdtype.is_none() {
+            obj.clone()
+        } else {
+            subdtype.get_item(0)?
+        };
+        self.amber_dtype(&base)?;
+        let state = self.helpers.dtype_state.call1((obj,))?;
+        let state = self.node_for(&state);
         self.set_object(id, NUMPY_DTYPE, None, Some(state));
         Ok(())
     }

@@ -52,17 +52,6 @@ METHODS = (
 # Estimators left out, each with a reason a reader can check. (Empty: every estimator fits.)
 SKIPPED: dict[str, str] = {}
 
-# Cases that dump refuses with a DumpError naming the type and where it sits in the graph (the
-# test checks that it does, and writes nothing): case -> (type name, path, reason).
-REFUSED_AT_DUMP: dict[str, tuple[str, str, str]] = {
-    "BisectingKMeans-sparse": (
-        "numpy.matrix",
-        "_bisecting_tree/center",
-        "fitted on a sparse matrix, its tree's root center is the np.matrix that a sparse "
-        "X.mean(axis=0) returns, and dump refuses ndarray subclasses",
-    ),
-}
-
 # Names of every estimator in the sweep (the experimental ones enabled above included).
 ESTIMATORS = {name: cls for name, cls in all_estimators()}
 
@@ -160,7 +149,7 @@ with warnings.catch_warnings():
 
 def round_trip_cases() -> list[str]:
     """The cases expected to round-trip: all but those skipped or refused at dump."""
-    return [case for case, (name, _, _) in sorted(CASES.items()) if name not in SKIPPED and case not in REFUSED_AT_DUMP]
+    return [case for case, (name, _, _) in sorted(CASES.items()) if name not in SKIPPED]
 
 
 def construct(case_id: str) -> Any:
@@ -355,7 +344,7 @@ def main() -> None:
                 needs_trust[case_id] = outcome.untrusted
             if outcome.reference != "original":
                 layout_dependent.append(case_id)
-    failed_estimators = {CASES[case_id][0] for case_id in [*failures, *REFUSED_AT_DUMP]}
+    failed_estimators = {CASES[case_id][0] for case_id in failures}
     trusting_estimators = {CASES[case_id][0] for case_id in needs_trust}
     passing = set(ESTIMATORS) - set(SKIPPED) - failed_estimators
     print(f"{len(ESTIMATORS)} estimators in {len(CASES)} cases; {len(SKIPPED)} skipped")
@@ -367,8 +356,6 @@ def main() -> None:
     print(f"  equal to a pickle round trip, not to the original (memory layout): {', '.join(layout_dependent)}")
     for name, reason in SKIPPED.items():
         print(f"  skipped: {name}: {reason}")
-    for case_id, (type_name, path, reason) in REFUSED_AT_DUMP.items():
-        print(f"  refused at dump: {case_id}: the {type_name} at {path!r}: {reason}")
     for case_id, reason in failures.items():
         print(f"  FAILED: {case_id}: {reason}")
 

@@ -59,9 +59,9 @@ import fidelity_types as ft
 DumpError = getattr(amberfile, "DumpError", type("MissingDumpError", (Exception,), {}))
 
 # Kinds that dump may refuse even though pickle writes them: what the format does not claim
-# to represent (an ndarray subclass other than masked arrays, a reduce value with a state
-# setter, a compiled pattern, x87 long doubles, a str that is not UTF-8).
-MAY_REFUSE = {"np.matrix", "state-setter", "re.Pattern", "long-double", "str-lone-surrogate"}
+# to represent (a reduce value with a state setter, a compiled pattern, x87 long doubles, a
+# str that is not UTF-8).
+MAY_REFUSE = {"state-setter", "re.Pattern", "long-double", "str-lone-surrogate"}
 
 
 # --- the catalogue ----------------------------------------------------------------------------
@@ -335,7 +335,7 @@ if LONG_DOUBLES:
         lambda: random_array(b.rng, b.rng.choice(LONG_DOUBLES), (1,))[0],
         lambda: np.dtype(b.rng.choice(LONG_DOUBLES)),
     ])())
-kind("np.matrix", weight=RARE)(lambda b: np.matrix([[1, 2], [3, 4]], dtype="f4"))
+kind("np.matrix")(lambda b: np.matrix(layout(b.rng, random_array(b.rng, b.rng.choice(NUMERIC_DTYPES), (2, 3)))))
 kind("np.random.Generator")(
     lambda b: np.random.Generator(b.rng.choice([np.random.PCG64, np.random.MT19937, np.random.Philox, np.random.SFC64])(b.rng.getrandbits(64)))
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copyreg
 import importlib
+import pickle
 import sys
 import types
 from typing import Any
@@ -80,7 +81,8 @@ def reduce_value(obj: Any) -> str | Reduced:
     reducer = copyreg.dispatch_table.get(type(obj))
     value = reducer(obj) if reducer is not None else obj.__reduce_ex__(4)
     if isinstance(value, str):
-        return global_name(obj, getattr(obj, "__module__", None) or "", value)
+        # pickle's own search for the module: Ellipsis has no __module__ and is builtins'.
+        return global_name(obj, pickle.whichmodule(obj, value), value)
     if not isinstance(value, tuple) or not 2 <= len(value) <= 6:
         raise TypeError("its reduce value is neither a string nor a tuple of 2 to 6 items")
     function, args, state, list_items, dict_items, setter = value + (None,) * (6 - len(value))

@@ -56,6 +56,9 @@ _BUILTIN_TYPES = frozenset(
     )
 )
 
+# Singletons that reduce to their name: only ever named, as globals.
+_BUILTIN_SINGLETONS = frozenset({"builtins.Ellipsis", "builtins.NotImplemented"})
+
 # Named freely (as globals) but never called with arguments from a file: their values have node
 # kinds of their own, and e.g. list(range(10**12)) would exhaust memory.
 _NOT_CONSTRUCTED = (_BUILTIN_TYPES - {"builtins.slice", "builtins.range"}) | {"numpy.ndarray", "numpy.dtype"}
@@ -81,7 +84,7 @@ _NUMPY_TYPES = (
 
 # Names the package itself uses for its own typed objects, and pickle's reconstructors, which
 # are only called on a class the policy trusts (see Policy.construct).
-_PACKAGE_TYPES = frozenset({"amberfile.ReduceState", NEWOBJ, NEWOBJ_EX, RECONSTRUCTOR})
+_PACKAGE_TYPES = frozenset({"amberfile.ReduceState", "amberfile.ExactArray", NEWOBJ, NEWOBJ_EX, RECONSTRUCTOR})
 
 # Factory functions trusted by default, each called only with the arguments its rule accepts.
 # numpy's random pickling helpers: a bit generator class or name, or a bit generator.
@@ -92,11 +95,13 @@ _NUMPY_RANDOM_FACTORIES = frozenset(
 _BLANK_FACTORIES = frozenset(
     f"sklearn.{module}.newObj" for module in ("metrics._dist_metrics", "neighbors._kd_tree", "neighbors._ball_tree")
 )
-_DEFAULT_FACTORIES = _NUMPY_RANDOM_FACTORIES | _BLANK_FACTORIES
+# numpy.matrix is written as numpy.asmatrix of its 2-d array.
+_AS_MATRIX = "numpy.asmatrix"
+_DEFAULT_FACTORIES = _NUMPY_RANDOM_FACTORIES | _BLANK_FACTORIES | {_AS_MATRIX}
 
 #: Every name trusted without asking, besides the scikit-learn and scipy.sparse rules and the
 #: Cython unpickling helpers of the classes they trust.
-DEFAULT_TRUSTED: frozenset[str] = _BUILTIN_TYPES | _NUMPY_TYPES | _PACKAGE_TYPES | _DEFAULT_FACTORIES
+DEFAULT_TRUSTED: frozenset[str] = _BUILTIN_TYPES | _BUILTIN_SINGLETONS | _NUMPY_TYPES | _PACKAGE_TYPES | _DEFAULT_FACTORIES
 
 # Cython's auto-pickling helper of class ``module.Class``: ``module.__pyx_unpickle_Class``.
 _PYX_UNPICKLE = re.compile(r"(?P<module>.+)\.__pyx_unpickle_(?P<cls>\w+)")
@@ -405,6 +410,10 @@ class Policy:
             if len(args) != 1 or not isinstance(args[0], type):
                 raise TypeError(f"{name} needs the class alone")
             return self.new_instance(args[0], None, has_state)
+        elif name == _AS_MATRIX:
+            if len(args) != 1 or type(args[0]) is not np.ndarray or args[0].ndim != 2:
+                raise TypeError(f"{name} needs one 2-d array")
+            obj = function(args[0])
         elif _pyx_unpickled_class(name) is not None:
             return self._pyx_unpickle(name, function, args, has_state)
         else:

@@ -739,9 +739,41 @@ def _hasher(hasher: Any) -> None:
 
 # --- scipy.sparse ----------------------------------------------------------------------------
 
-# Flags that let scipy skip sorting or deduplicating: forgotten, so scipy works them out again
-# (CSR/CSC/BSR compute them on demand; COO's is a plain attribute, set to "not canonical").
+# Flags that let scipy skip sorting or deduplicating: forgotten while checking, then given
+# back (see _restore_flags). CSR/CSC/BSR compute theirs on demand; COO's is a plain attribute.
 _SPARSE_FLAGS = ("_has_sorted_indices", "_has_canonical_format", "has_canonical_format")
+
+
+def _claimed_flags(matrix: Any) -> dict[str, Any]:
+    attributes = _attributes(matrix)
+    return {name: value for name, value in attributes.items() if name in _SPARSE_FLAGS}  # in their order
+
+
+def _restore_flags(matrix: Any, claimed: dict[str, Any], truth: Callable[[str], bool]) -> None:
+    """Gives back the flags the file's state had, as True only where the checked data bears it
+    out (``truth(flag)``): a False only makes scipy sort or deduplicate again."""
+    for flag, value in claimed.items():
+        setattr(matrix, flag, value is True and truth(flag))
+
+
+def _compressed_truth(matrix: Any) -> Callable[[str], bool]:
+    from scipy.sparse import _sparsetools
+
+    def truth(flag: str) -> bool:
+        test = _sparsetools.csr_has_sorted_indices if flag == "_has_sorted_indices" else _sparsetools.csr_has_canonical_format
+        return bool(test(len(matrix.indptr) - 1, matrix.indptr, matrix.indices))
+
+    return truth
+
+
+def _in_canonical_order(coords: tuple[np.ndarray, ...]) -> bool:
+    """True if the coordinates increase strictly in row-major order (sorted, no duplicates)."""
+    greater = np.zeros(max(coords[0].shape[0] - 1, 0), dtype=bool)
+    equal = ~greater
+    for axis in coords:
+        greater |= equal & (axis[1:] > axis[:-1])
+        equal &= axis[1:] == axis[:-1]
+    return bool(greater.all())
 
 
 def _sparse_common(matrix: Any) -> tuple[int, ...]:
@@ -765,6 +797,7 @@ def _sparse_data(values: Any, ndim: int) -> np.ndarray:
 def _compressed(matrix: Any) -> None:
     """CSR, CSC and BSR kernels (C++) index by indptr and indices without checks;
     ``check_format(full_check=True)`` verifies every one against the shape."""
+    claimed = _claimed_flags(matrix)
     shape = _sparse_common(matrix)
     data = _sparse_data(matrix.data, 3 if matrix.format == "bsr" else 1)
     # BSR kernels walk whole blocks: a shape that is not a multiple of the block size makes
@@ -785,10 +818,12 @@ def _compressed(matrix: Any) -> None:
         raise ValueError("a sparse matrix's indptr must not decrease")
     indices_below(indices[: int(indptr[-1])], minor, "a sparse matrix's index")
     matrix.check_format(full_check=True)
+    _restore_flags(matrix, claimed, _compressed_truth(matrix))
 
 
 def _coordinates(matrix: Any) -> None:
     """COO's todense and products (C++) write at every (row, column) pair."""
+    claimed = _claimed_flags(matrix)
     shape = _sparse_common(matrix)
     _sparse_data(matrix.data, 1)
     coords = matrix.coords
@@ -800,6 +835,7 @@ def _coordinates(matrix: Any) -> None:
             raise ValueError("a COO matrix needs one coordinate per value")
         indices_below(coordinate, axis, "a COO coordinate")
     matrix._check()
+    _restore_flags(matrix, claimed, lambda flag: _in_canonical_order(matrix.coords))
 
 
 def _diagonals(matrix: Any) -> None:
