@@ -257,12 +257,21 @@ impl<'py, 'w, W: Write> Encoder<'py, 'w, W> {
             let items = self.nodes_for(items);
             self.graph.set(id, Node::FrozenSet(&items));
         } else if obj.is_exact_instance(&self.helpers.ndarray) || obj.is_instance(&self.helpers.memmap)? {
-            let exact = self.helpers.exact_array_state.call1((obj,))?;
-            if exact.is_none() {
-                self.encode_array(obj, id)?;
+            // A plain dtype without metadata is stored exactly (its byte order aside, which
+            // unpickling drops too): only records and metadata need `_dtypes`' closer look.
+            let dtype = obj.getattr("dtype")?;
+            let plain = dtype.getattr("names")?.is_none() && dtype.getattr("metadata")?.is_none();
+            let exact = if plain {
+                None
             } else {
-                let state = self.node_for(&exact);
-                self.set_object(id, EXACT_ARRAY, None, Some(state));
+                Some(self.helpers.exact_array_state.call1((obj,))?).filter(|state| !state.is_none())
+            };
+            match exact {
+                None => self.encode_array(obj, id)?,
+                Some(state) => {
+                    let state = self.node_for(&state);
+                    self.set_object(id, EXACT_ARRAY, None, Some(state));
+                }
             }
         } else if obj.is_instance(&self.helpers.masked_array)? {
             let args = self.helpers.masked_array_args.call1((obj,))?;

@@ -91,14 +91,15 @@ def reduce_value(obj: Any) -> str | Reduced:
     if not isinstance(args, tuple):
         raise TypeError("the arguments in its reduce value are not a tuple")
     if function is copyreg.__newobj__:
-        name = _newobj_name(obj, args)
+        name = NEWOBJ
+        _require_class(args)
         if len(args) == 1:
             return qualified_name(args[0]), None, state, _items(list_items), _pairs(dict_items)
     elif function is copyreg.__newobj_ex__:
         name = NEWOBJ_EX
         if len(args) != 3 or not isinstance(args[1], tuple) or type(args[2]) is not dict:
             raise TypeError("copyreg.__newobj_ex__ needs (class, args tuple, kwargs dict)")
-        _newobj_name(obj, args[:1])
+        _require_class(args)
         if not all(type(key) is str for key in args[2]):
             raise TypeError("keyword arguments to __new__ must have str names")
     elif function is copyreg._reconstructor:
@@ -110,12 +111,11 @@ def reduce_value(obj: Any) -> str | Reduced:
     return name, args, state, _items(list_items), _pairs(dict_items)
 
 
-def _newobj_name(obj: Any, args: tuple[Any, ...]) -> str:
+def _require_class(args: tuple[Any, ...]) -> None:
     # pickle also insists on the object's own class; the file says which class is made, so
     # another (a hostile file's stand-in in the tests) is recorded as exactly as any.
     if not args or not isinstance(args[0], type):
         raise TypeError("copyreg.__newobj__'s first argument is not a class")
-    return NEWOBJ
 
 
 def _items(items: Any) -> list[Any] | None:
