@@ -26,6 +26,7 @@ import argparse
 import datetime
 import gc
 import io
+import json
 import os
 import pickle
 import platform
@@ -96,6 +97,20 @@ def fmt_size(n):
     return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB"
 
 
+def pickle_file(obj, path: Path):
+    """The pickle candidate: a dump of `obj` to `path` (protocol 5) and a load of it back."""
+
+    def dump():
+        with open(path, "wb") as f:
+            pickle.dump(obj, f, protocol=5)
+
+    def load():
+        with open(path, "rb") as f:
+            return pickle.load(f)
+
+    return dump, load
+
+
 class Table:
     def __init__(self, title, anchor_note):
         self.title = title
@@ -134,14 +149,7 @@ def w1(tmp: Path, runs: int, mib: int) -> Table:
 
         return setup
 
-    def pickle_dump():
-        with open(paths["pkl"], "wb") as f:
-            pickle.dump(a, f, protocol=5)
-
-    def pickle_load():
-        with open(paths["pkl"], "rb") as f:
-            return pickle.load(f)
-
+    pickle_dump, pickle_load = pickle_file(a, paths["pkl"])
     # Big writes meet the disk's writeback, the noisiest part of a shared machine: more runs.
     writes = max(runs, 15)
     dump = interleaved({
@@ -201,14 +209,7 @@ def w2(tmp: Path, runs: int, count: int) -> Table:
     key = f"layer.{count // 2}.weight"
     p = {name: tmp / f"w2.{name}" for name in ["amber", "safetensors", "npz", "pkl", "joblib"]}
 
-    def pickle_dump():
-        with open(p["pkl"], "wb") as f:
-            pickle.dump(arrays, f, protocol=5)
-
-    def pickle_load():
-        with open(p["pkl"], "rb") as f:
-            return pickle.load(f)
-
+    pickle_dump, pickle_load = pickle_file(arrays, p["pkl"])
     dump = interleaved({
         "amber": timed(lambda: amberfile.dump(arrays, p["amber"]), runs),
         "safetensors": timed(lambda: st.save_file(arrays, p["safetensors"]), runs),
@@ -272,14 +273,7 @@ def w3(tmp: Path, runs: int, models) -> Table:
     for name, model in [("forest", forest), ("pipeline", pipeline)]:
         p = {fmt: tmp / f"w3-{name}.{fmt}" for fmt in ["amber", "pkl", "joblib", "skops"]}
 
-        def pickle_dump(model=model, path=p["pkl"]):
-            with open(path, "wb") as f:
-                pickle.dump(model, f, protocol=5)
-
-        def pickle_load(path=p["pkl"]):
-            with open(path, "rb") as f:
-                return pickle.load(f)
-
+        pickle_dump, pickle_load = pickle_file(model, p["pkl"])
         dump = interleaved({
             "amber": timed(lambda: amberfile.dump(model, p["amber"]), runs),
             "pickle5": timed(pickle_dump, runs),
@@ -384,6 +378,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--out", type=Path, help="also write the report here (markdown)")
+    parser.add_argument("--json", type=Path, help="also write Amber's own figures here, for benches/before_after.py")
     parser.add_argument(
         "--only", default="W1,W2,W3,W4", help="comma-separated workloads to run, e.g. W3,W4 (no report is written)"
     )
@@ -396,15 +391,19 @@ def main():
     with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent.parent) as d:
         tmp = Path(d)
         parts = []
+        tables = []
         if "W1" in only:
-            parts.append(w1(tmp, runs, 8 if args.quick else 512).markdown())
+            tables.append(w1(tmp, runs, 8 if args.quick else 512))
+            parts.append(tables[-1].markdown())
             print(parts[-1], flush=True)
         if "W2" in only:
-            parts.append(w2(tmp, runs, 500 if args.quick else 10_000).markdown())
+            tables.append(w2(tmp, runs, 500 if args.quick else 10_000))
+            parts.append(tables[-1].markdown())
             print(parts[-1], flush=True)
         models = trained_models(args.quick) if only & {"W3", "W4"} else None
         if "W3" in only:
             t3 = w3(tmp, runs, models)
+            tables.append(t3)
             text = t3.markdown()
             for name, d_ratio, l_ratio in getattr(t3, "speedups", []):
                 if d_ratio is not None:
@@ -415,6 +414,9 @@ def main():
             parts.append(w4(runs, models))
             print(parts[-1], flush=True)
 
+    if args.json:
+        figures = {f"{t.title.split()[0]} {row[0]}": row[1] for t in tables for row in t.rows}
+        args.json.write_text(json.dumps(figures, indent=1, sort_keys=True))
     command = "python benches/compare.py --quick" if args.quick else f"bash benches/run.sh {runs}"
     report = (
         f"Measured {machine_line()}; medians of {runs} runs; reproduce with `{command}`.\n\n" + "\n".join(parts)

@@ -1,5 +1,6 @@
 //! Generates the conformance suite in `conformance/`: golden files, hostile files, manifest and
-//! README, all from the case descriptions in `examples/gen_conformance/`.
+//! README, all from the case descriptions of the `amber-conformance` crate
+//! (`crates/amber-conformance/`).
 //!
 //! ```text
 //! cargo run --example gen-conformance            # write conformance/
@@ -9,11 +10,7 @@
 //! Check mode is what the tests run: a change to the writer that alters any byte fails until
 //! the goldens (and, if the format changed, the spec) are regenerated on purpose.
 
-#[allow(dead_code)] // shared with tests/conformance.rs, which uses more of it
-#[path = "gen_conformance/suite.rs"]
-mod suite;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -27,9 +24,9 @@ fn main() -> ExitCode {
         }
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance");
-    let files = suite::output_files();
+    let files = amber_conformance::output_files();
     if check {
-        let problems = suite::check_tree(&root, &files);
+        let problems = amber_conformance::check_tree(&root, &files);
         for problem in &problems {
             eprintln!("{problem}");
         }
@@ -41,7 +38,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     } else {
-        match write_tree(&root, &files) {
+        match amber_conformance::write_tree(&root, &files) {
             Ok(removed) => {
                 println!(
                     "wrote {} files to {}; removed {removed} stale case files",
@@ -56,21 +53,4 @@ fn main() -> ExitCode {
             }
         }
     }
-}
-
-/// Writes every file, and removes case files of the suite's folders that no case produces.
-fn write_tree(root: &Path, files: &[suite::OutputFile]) -> std::io::Result<usize> {
-    for file in files {
-        let path: PathBuf = root.join(&file.path);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&path, &file.bytes)?;
-    }
-    let mut removed = 0;
-    for stale in suite::stale_case_files(root, files) {
-        std::fs::remove_file(stale)?;
-        removed += 1;
-    }
-    Ok(removed)
 }

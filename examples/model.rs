@@ -6,35 +6,12 @@
 //! Run with: `cargo run --release --example model [-- PATH]` (default `model.amber` in the
 //! system temp directory).
 
-use std::sync::Arc;
-
+use amber_test_support::fixtures::object_with_state;
+use amber_test_support::sklearn_node_dtype;
 use amberfile::{
-    ArrayId, ArraySpec, Compression, DType, Field, Graph, Node, NodeId, ReadOptions, Reader, RecordType,
-    Verify, WriteOptions, Writer,
+    ArrayId, ArraySpec, Compression, DType, Graph, Node, NodeId, ReadOptions, Reader, Verify, WriteOptions,
+    Writer,
 };
-
-/// scikit-learn's `NODE_DTYPE` for `sklearn.tree._tree.Tree.nodes`: 8 fields, itemsize 64.
-fn sklearn_node_dtype() -> DType {
-    let field = |name: &str, offset: u32, dtype: DType| Field {
-        name: name.into(),
-        offset,
-        dtype,
-        shape: Vec::new(),
-    };
-    DType::Record(Arc::new(RecordType {
-        itemsize: 64,
-        fields: vec![
-            field("left_child", 0, DType::Int64),
-            field("right_child", 8, DType::Int64),
-            field("feature", 16, DType::Int64),
-            field("threshold", 24, DType::Float64),
-            field("impurity", 32, DType::Float64),
-            field("n_node_samples", 40, DType::Int64),
-            field("weighted_n_node_samples", 48, DType::Float64),
-            field("missing_go_to_left", 56, DType::UInt8),
-        ],
-    }))
-}
 
 /// One complete binary tree of `depth` levels, as sklearn lays out its node records.
 fn tree_nodes(depth: u32, seed: u64) -> (Vec<u8>, u64) {
@@ -132,16 +109,11 @@ fn build(path: &std::path::Path) -> amberfile::Result<()> {
             })
         }),
     ];
-    let entries: Vec<[NodeId; 2]> = entries
-        .iter()
-        .map(|(k, v)| [graph.add(Node::Str(k)), *v])
-        .collect();
-    let state = graph.add(Node::Map(&entries));
-    let root = graph.add(Node::Object {
-        type_name: "sklearn.ensemble._forest.RandomForestClassifier",
-        args: None,
-        state: Some(state),
-    });
+    let root = object_with_state(
+        &mut graph,
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        &entries,
+    );
     graph.set_root(root);
     writer.commit(&graph)
 }

@@ -7,7 +7,9 @@
 # `cfg_attr(miri, ignore)` and a reason: mapping a real file (Miri has no file-backed mmap), and
 # the tests that are correct but take hours under Miri: the graph test that expands a million
 # Value nodes, the in-place unshuffle test over blocks past its 16 MiB scratch, and the two
-# streaming-read tests over a 20 MiB file (one compresses with zstd, which is C). A 150 KB unit test keeps the streaming read's buffer growth under Miri.
+# streaming-read tests over a 20 MiB file (one compresses with zstd, which is C).
+# The remote module's tests that build HTTP clients are skipped too: loading TLS roots and ring's
+# C code would take hours. A 150 KB unit test keeps the streaming read's buffer growth under Miri.
 # The compressed paths (zstd) are covered by the stable tests and the fuzzers instead.
 # Prints a notice and exits 0 when nightly or Miri is absent.
 set -euo pipefail

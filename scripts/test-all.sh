@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test of the project on a fresh machine:
+#   0. the git-ignored .venv with the Python packages, nginx (Debian's) if missing, and the
+#      real servers the remote tests read from (scripts/services.py: moto's S3 server and
+#      nginx, on 127.0.0.1 and free ports), stopped on exit, also on failure
 #   1. clippy over the workspace with warnings denied, then cargo tests of the workspace: the
 #      reference crate and the CLI crate (unit, integration, proptest, corruption sweeps,
 #      conformance through the library, CLI tests) and doc tests
@@ -22,6 +25,19 @@ step() { printf '\n==== %s (at %ds) ====\n' "$*" "$((SECONDS - started))"; }
 target_dir="${CARGO_TARGET_DIR:-target}"
 case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
 export AMBER_BIN="$target_dir/release/amber"
+
+step "set-up: the Python venv, nginx, and the test servers on 127.0.0.1"
+bash python/test.sh --setup
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    apt-get install -y -qq nginx >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq nginx; }
+fi
+services_dir="$(mktemp -d)"
+trap '.venv/bin/python scripts/services.py stop "$services_dir"; rm -rf "$services_dir"' EXIT
+.venv/bin/python scripts/services.py start "$services_dir" > "$services_dir/env"
+# shellcheck disable=SC1091
+. "$services_dir/env"
+# The remote tests fail instead of skipping when the servers are missing.
+export AMBER_REQUIRE_SERVICES=1
 
 step "cargo tests (stable)"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -492,7 +492,8 @@ impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
         Ok(())
     }
 
-    /// R34: the field lies inside the record.
+    /// R34: the field lies inside the record. Its size is computed as an array's nbytes is
+    /// (spec 6.5), so where a zero dimension stands does not change the answer.
     pub(crate) fn extent(
         &mut self,
         field_offset: u32,
@@ -500,7 +501,7 @@ impl<'l, K: std::hash::Hash + Eq> RecordCheck<'l, K> {
         dims: &[u64],
         offset: Option<u64>,
     ) -> Result<()> {
-        let size = dims.iter().try_fold(field_itemsize, |acc, &d| acc.checked_mul(d));
+        let size = checked_nbytes(field_itemsize, dims);
         let end = size.and_then(|size| u64::from(field_offset).checked_add(size));
         match (size, end) {
             (Some(_), Some(end)) if end <= self.itemsize => {
@@ -571,8 +572,9 @@ pub(crate) fn check_dtype_tree(dtype: &DType, limits: &Limits) -> Result<DTypeSh
 }
 
 /// Bytes of an array of `itemsize` with these dimensions, or `None` if itemsize times the
-/// product of the non-zero dimensions overflows u64 (spec R42: the check ignores zeros, so the
-/// result does not depend on where a zero dimension stands).
+/// product of the non-zero dimensions overflows u64 (spec 6.5: the check ignores zeros, so the
+/// result does not depend on where a zero dimension stands). The one size rule of the format:
+/// an array's nbytes (R42), a record field's size (R34), an object array's element count.
 pub fn checked_nbytes(itemsize: u64, dims: &[u64]) -> Option<u64> {
     let product = dims
         .iter()
@@ -594,6 +596,40 @@ mod tests {
         assert_eq!(DType::scalar_from_code(18), None);
         assert_eq!(DType::scalar_from_name("float8_e5m2"), Some(DType::Float8E5M2));
         assert_eq!(TimeUnit::parse("us"), Some(TimeUnit::Microsecond));
+    }
+
+    #[test]
+    fn sizes_ignore_where_a_zero_dimension_stands() {
+        // The five record-field rows of issue 14, and the array rule they now share.
+        assert_eq!(checked_nbytes(4, &[1 << 63, 0]), None);
+        assert_eq!(checked_nbytes(4, &[1 << 62, 0]), None);
+        assert_eq!(checked_nbytes(4, &[0, 1 << 63]), None);
+        assert_eq!(checked_nbytes(1, &[1 << 63, 0]), Some(0));
+        assert_eq!(checked_nbytes(1, &[1 << 62, 8, 0]), None);
+        assert_eq!(checked_nbytes(1, &[1 << 40, 1 << 40, 0]), None);
+        assert_eq!(checked_nbytes(1, &[0, 1 << 40, 1 << 40]), None);
+        // Exactly at the limit, a shape without dimensions, and an empty one.
+        assert_eq!(checked_nbytes(1, &[u64::MAX]), Some(u64::MAX));
+        assert_eq!(checked_nbytes(u64::MAX, &[1, 0]), Some(0));
+        assert_eq!(checked_nbytes(8, &[]), Some(8));
+        assert_eq!(checked_nbytes(3, &[2, 5]), Some(30));
+    }
+
+    #[test]
+    fn a_record_field_is_sized_as_an_array_is() {
+        let limits = Limits::default();
+        let field_fits = |itemsize: u64, dims: &[u64]| {
+            let mut check = RecordCheck::<u32>::start(8, 1, &limits, None).expect("valid record");
+            check.extent(0, itemsize, dims, None).is_ok()
+        };
+        assert!(!field_fits(4, &[1 << 63, 0]));
+        assert!(!field_fits(4, &[1 << 62, 0]));
+        assert!(!field_fits(4, &[0, 1 << 63]));
+        assert!(field_fits(1, &[1 << 63, 0]));
+        assert!(!field_fits(1, &[1 << 62, 8, 0]));
+        assert!(field_fits(4, &[2]));
+        assert!(field_fits(4, &[2, 1]));
+        assert!(!field_fits(4, &[3]));
     }
 
     #[test]

@@ -150,6 +150,13 @@ error_table! {
     /// or a valid graph cannot be converted to the requested representation.
     InvalidGraph => invalid_graph, Api,
         "the object graph cannot be converted to the requested representation";
+    /// A remote object was replaced, or changed size, between two requests of one reader.
+    ObjectChanged => object_changed, Api,
+        "the remote object changed while it was being read; read it again";
+    /// A server answered a request with other bytes than those asked for (a short or oversized
+    /// range, a wrong Content-Range, the whole object for a range request).
+    BadResponse => bad_response, Api,
+        "the server sent other bytes than the ones requested";
     /// Not a spec class: a [`WriteOptions`](crate::WriteOptions) value is out of range (an
     /// alignment that is not a power of two in 64..=2^24, a block size outside 1..=2^30).
     InvalidOptions => invalid_options, Crate,
@@ -302,7 +309,7 @@ mod tests {
             .filter(|k| k.is_spec_class())
             .map(|k| k.class())
             .collect();
-        assert_eq!(spec.len(), 22);
+        assert_eq!(spec.len(), 24);
         assert_eq!(ErrorKind::ALL.iter().filter(|k| k.is_invalid_file()).count(), 18);
         assert!(!ErrorKind::InvalidOptions.is_spec_class());
         // The spec's section 9.1 lists the same names, in the same order.

@@ -6,12 +6,9 @@
 
 /// Shuffles `input` (whole elements of `itemsize` bytes) into `output` of the same length.
 pub fn shuffle(input: &[u8], output: &mut [u8], itemsize: usize) {
-    debug_assert_eq!(input.len(), output.len());
-    if itemsize <= 1 {
-        output.copy_from_slice(input);
+    let Some(count) = plane_len_or_copy(input, output, itemsize) else {
         return;
-    }
-    let count = input.len() / itemsize;
+    };
     for (j, plane) in output.chunks_exact_mut(count.max(1)).take(itemsize).enumerate() {
         for (i, byte) in plane.iter_mut().enumerate() {
             *byte = input[i * itemsize + j];
@@ -21,17 +18,25 @@ pub fn shuffle(input: &[u8], output: &mut [u8], itemsize: usize) {
 
 /// Inverts [`shuffle`].
 pub fn unshuffle(input: &[u8], output: &mut [u8], itemsize: usize) {
-    debug_assert_eq!(input.len(), output.len());
-    if itemsize <= 1 {
-        output.copy_from_slice(input);
+    let Some(count) = plane_len_or_copy(input, output, itemsize) else {
         return;
-    }
-    let count = input.len() / itemsize;
+    };
     for (j, plane) in input.chunks_exact(count.max(1)).take(itemsize).enumerate() {
         for (i, &byte) in plane.iter().enumerate() {
             output[i * itemsize + j] = byte;
         }
     }
+}
+
+/// The length of each byte plane (the element count), or `None` when elements of at most one
+/// byte leave nothing to move: `output` then receives `input` as it is.
+fn plane_len_or_copy(input: &[u8], output: &mut [u8], itemsize: usize) -> Option<usize> {
+    debug_assert_eq!(input.len(), output.len());
+    if itemsize <= 1 {
+        output.copy_from_slice(input);
+        return None;
+    }
+    Some(input.len() / itemsize)
 }
 
 /// Largest scratch buffer [`unshuffle_in_place`] uses: a constant, whatever the block size.

@@ -10,11 +10,13 @@
 //!
 //! - [`format`]: the on-disk structures and registries, exactly as the spec draws them.
 //! - [`dtype`]: element types, their codes and itemsizes.
-//! - [`graph`]: the object graph (an arena of nodes) and the owned [`Value`] tree.
+//! - [`graph`]: the object graph (an arena of nodes), the owned [`Value`] tree, and walks over a graph.
 //! - [`read`]: bytes to a validated [`Reader`]; views, decoding, verification; mmap.
 //! - [`write`]: the streaming [`Writer`], compression, atomic path writes.
 //! - [`limits`]: every cap, named. [`error`]: the one [`Error`] type, one variant per error class.
 //! - [`render`]: the spec's canonical JSON rendering, used by the conformance suite.
+//! - `remote` (feature `remote`): reading and writing through `object_store` (S3, GCS, Azure,
+//!   HTTP, local files), one byte range at a time.
 //! - [`npy`]: numpy's `.npy` headers and dtype descrs, for tools that convert to and from numpy.
 //!
 //! # Example
@@ -52,7 +54,10 @@ pub mod graph;
 pub mod limits;
 pub mod npy;
 pub mod read;
+#[cfg(feature = "remote")]
+pub mod remote;
 pub mod render;
+mod scratch;
 pub mod write;
 
 pub use dtype::{DType, Element, Field, RecordType, TimeUnit};
@@ -60,5 +65,5 @@ pub use error::{Error, ErrorKind, Result};
 pub use format::{Codec, Filter, Order};
 pub use graph::{ArrayId, Graph, Node, NodeId, SeqKind, Value};
 pub use limits::Limits;
-pub use read::{AlignedBytes, ArrayInfo, ReadOptions, Reader, Verify};
+pub use read::{AlignedBytes, ArrayInfo, ByteSource, FileSource, Metadata, ReadOptions, Reader, Verify};
 pub use write::{ArraySpec, Compression, PendingFile, WriteOptions, Writer};

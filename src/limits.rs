@@ -9,6 +9,8 @@
 pub const MAX_NDIM: usize = 64;
 /// Largest allowed uncompressed block size of a compressed array (spec, fixed): 1 GiB.
 pub const MAX_BLOCK_SIZE: u64 = 1 << 30;
+/// Largest Window_Size a zstd frame of a block may declare (spec 8.2): no block is larger.
+pub const MAX_ZSTD_WINDOW: u64 = 1 << 30;
 /// Smallest allowed data alignment (spec, fixed).
 pub const MIN_ALIGNMENT: u32 = 64;
 /// Largest allowed data alignment (spec, fixed): 16 MiB.

@@ -47,8 +47,8 @@ pub fn write_canonical_json<S: AsRef<[u8]>>(reader: &Reader<S>, out: impl Write)
 
 /// Refuses a file whose array dtypes, printed once each, would exceed the output budget: record
 /// dtypes expand their shared sub-records at every use.
-pub fn check_dtypes_fit_budget<S: AsRef<[u8]>>(reader: &Reader<S>) -> Result<()> {
-    let budget = output_budget(reader.bytes().len() as u64);
+pub fn check_dtypes_fit_budget<S: crate::ByteSource>(reader: &Reader<S>) -> Result<()> {
+    let budget = output_budget(reader.metadata().file_len());
     let mut memo = HashMap::new();
     let printed = reader.arrays().fold(0u64, |total, info| {
         total.saturating_add(dtype_len_bound(info.dtype(), &mut memo))

@@ -7,10 +7,6 @@
 //!    valid files render exactly as the manifest says, invalid ones fail with exactly the
 //!    manifest's error class.
 
-#[path = "../examples/gen_conformance/suite.rs"]
-#[allow(dead_code)] // the generator's module; the tests use part of it
-mod suite;
-
 use std::path::{Path, PathBuf};
 
 use amberfile::{render, ReadOptions, Reader};
@@ -22,8 +18,8 @@ fn conformance_dir() -> PathBuf {
 
 #[test]
 fn goldens_match_the_generator_byte_for_byte() {
-    let files = suite::output_files();
-    let problems = suite::check_tree(&conformance_dir(), &files);
+    let files = amber_conformance::output_files();
+    let problems = amber_conformance::check_tree(&conformance_dir(), &files);
     assert!(
         problems.is_empty(),
         "conformance/ differs from `cargo run --example gen-conformance`:\n{}",
@@ -49,11 +45,11 @@ fn every_case_gets_the_manifests_result() {
     for case in cases {
         let file = case["file"].as_str().expect("file");
         let stored = std::fs::read(conformance_dir().join(file)).expect("case file");
-        let zero_run = case.get("zero_run").map(|run| suite::ZeroRun {
+        let zero_run = case.get("zero_run").map(|run| amber_conformance::ZeroRun {
             offset: run["offset"].as_u64().expect("offset"),
             zeros: run["zeros"].as_u64().expect("zeros"),
         });
-        let result = render_bytes(&suite::materialize(&stored, zero_run));
+        let result = render_bytes(&amber_conformance::materialize(&stored, zero_run));
         let rendering_ok = |actual: &Json| case.get("rendering") == Some(actual);
         let error_ok = |class: &str| case["error"].as_str() == Some(class);
         let ok = match (case["expect"].as_str(), &result) {

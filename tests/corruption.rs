@@ -4,53 +4,13 @@
 //! single-bit flip (spec: every byte of a file is covered by a CRC, a magic or a zero rule); files
 //! over 16 KiB get their edges swept bit by bit and the rest sampled.
 //!
-//! The files are the writer-built samples of `tests/samples` plus, when present, the
-//! conformance suite's `conformance/valid/*.amber`.
+//! The files are the writer-built samples of `amber_test_support::samples` plus, when present,
+//! the conformance suite's `conformance/valid/*.amber`.
 
-mod samples;
-
-use std::path::Path;
-
+use amber_test_support::samples::{sample_files, valid_files};
+use amber_test_support::SeededRng;
 use amberfile::render::canonical_json_string;
 use amberfile::{Error, ReadOptions, Reader, Verify};
-
-/// Every valid file of the sweep, with a name for failure messages.
-fn valid_files() -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = samples::sample_files()
-        .into_iter()
-        .map(|(name, bytes)| (name.to_owned(), bytes))
-        .collect();
-    let conformance = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/valid");
-    if let Ok(entries) = std::fs::read_dir(&conformance) {
-        let mut paths: Vec<_> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "amber"))
-            .collect();
-        paths.sort();
-        for path in paths {
-            let bytes = std::fs::read(&path).expect("conformance file is readable");
-            files.push((path.display().to_string(), bytes));
-        }
-    }
-    files
-}
-
-/// splitmix64: a tiny seeded generator, so every run corrupts the same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 /// Opens, verifies and renders `bytes` with the default (lazy) verification policy.
 fn content(bytes: &[u8]) -> Result<String, Error> {
@@ -106,7 +66,7 @@ fn assert_same_or_typed_error(name: &str, what: &str, corrupted: &[u8], expected
 #[test]
 fn the_sweep_covers_writer_samples_and_they_are_valid() {
     let files = valid_files();
-    assert!(files.len() >= samples::sample_files().len());
+    assert!(files.len() >= sample_files().len());
     for (name, bytes) in &files {
         verified(bytes).unwrap_or_else(|e| panic!("{name} is not valid: {e}"));
     }
@@ -132,7 +92,7 @@ const EXHAUSTIVE_FLIP_LIMIT: usize = 16 << 10;
 
 #[test]
 fn every_single_bit_flip_is_detected_with_verification_on() {
-    let mut rng = Rng(0xb17);
+    let mut rng = SeededRng(0xb17);
     for (name, bytes) in valid_files() {
         let bits = bytes.len() * 8;
         let flips: Vec<usize> = if bytes.len() <= EXHAUSTIVE_FLIP_LIMIT {
@@ -159,7 +119,7 @@ fn every_single_bit_flip_is_detected_with_verification_on() {
 #[test]
 fn random_byte_and_bit_corruption_keeps_content_or_fails_typed() {
     const CASES_PER_FILE: usize = 2000;
-    let mut rng = Rng(0x00a4_b3e2);
+    let mut rng = SeededRng(0x00a4_b3e2);
     for (name, bytes) in valid_files() {
         let expected = content(&bytes).unwrap_or_else(|e| panic!("{name} is not valid: {e}"));
         for case in 0..CASES_PER_FILE {
@@ -168,7 +128,7 @@ fn random_byte_and_bit_corruption_keeps_content_or_fails_typed() {
             for _ in 0..changes {
                 let at = rng.below(corrupted.len());
                 if case % 2 == 0 {
-                    corrupted[at] = rng.next() as u8;
+                    corrupted[at] = rng.next_u64() as u8;
                 } else {
                     corrupted[at] ^= 1 << rng.below(8);
                 }
@@ -186,7 +146,7 @@ fn random_byte_and_bit_corruption_keeps_content_or_fails_typed() {
 fn verification_off_still_never_panics_on_flipped_data() {
     // With Verify::Explicit nothing checks array CRCs, so flipped array bytes reach the caller;
     // everything structural is still checked, and nothing may panic.
-    let mut rng = Rng(0x5eed);
+    let mut rng = SeededRng(0x5eed);
     for (_, bytes) in valid_files() {
         for _ in 0..500 {
             let mut corrupted = bytes.clone();

@@ -8,16 +8,15 @@
 //! No test measures time: linear-time behaviour is asserted through work that would be
 //! exponential or enormous otherwise (2^40 values, 2^60 elements, 2^32 items).
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use amber_test_support::error_class;
+use amber_test_support::surgery::{metadata, patch_metadata, replace_metadata};
 use amberfile::{
     ArraySpec, Compression, DType, Graph, Limits, Node, NodeId, ReadOptions, Reader, WriteOptions, Writer,
 };
-use common::{error_class, patch_metadata, replace_metadata};
 
 // ---------------------------------------------------------------------------------------------
 // A global allocator that counts live bytes and their peak.
@@ -143,10 +142,7 @@ fn one_array_file(len: u64, compression: Compression, block_size: u64) -> Vec<u8
     let root = graph.add(Node::Array(id));
     graph.set_root(root);
     let file = writer.finish(&graph).unwrap();
-    assert_eq!(
-        common::metadata(&file)[ARRAY_DIM..ARRAY_DIM + 8],
-        len.to_le_bytes()
-    );
+    assert_eq!(metadata(&file)[ARRAY_DIM..ARRAY_DIM + 8], len.to_le_bytes());
     file
 }
 
@@ -159,6 +155,15 @@ const ZSTD: Compression = Compression::Zstd {
 fn graph_file(graph: &Graph) -> Vec<u8> {
     let writer = Writer::new(Vec::new(), WriteOptions::default()).unwrap();
     writer.finish(graph).unwrap()
+}
+
+/// Reads `file` and converts its root to a `Value` under `limits`, which must stop the conversion
+/// with LimitExceeded; returns the reader and the conversion's peak allocation.
+fn convert_past_limit<'f>(file: &'f [u8], limits: &Limits) -> (Reader<&'f [u8]>, usize) {
+    let reader = Reader::from_bytes(file, ReadOptions::default()).unwrap();
+    let (result, peak) = peak_allocation(|| reader.graph().to_value(reader.root(), limits).map(drop));
+    assert_eq!(error_class(result), "LimitExceeded");
+    (reader, peak)
 }
 
 /// Hand-built metadata: a header with these counts and root 0, then `tables`.
@@ -327,7 +332,7 @@ fn a_list_claiming_2_pow_32_items_in_a_tiny_file_is_truncated() {
     let root = graph.add(Node::List(&[]));
     graph.set_root(root);
     let mut file = graph_file(&graph);
-    assert_eq!(common::metadata(&file)[20], 8, "the list node is at 20");
+    assert_eq!(metadata(&file)[20], 8, "the list node is at 20");
     patch_metadata(&mut file, 21, &u32le(u32::MAX));
     assert_eq!(open_tiny_fails(&file), "Truncated");
 }
@@ -458,13 +463,11 @@ fn a_dag_expanding_to_2_pow_40_values_exceeds_the_value_budget() {
     graph.set_root(top);
     let file = graph_file(&graph);
     assert!(file.len() < 1024, "{} bytes", file.len());
-    let reader = Reader::from_bytes(&file, ReadOptions::default()).unwrap();
     let limits = Limits {
         max_value_nodes: 1 << 16,
         ..Limits::default()
     };
-    let (result, peak) = peak_allocation(|| reader.graph().to_value(reader.root(), &limits).map(drop));
-    assert_eq!(error_class(result), "LimitExceeded");
+    let (reader, peak) = convert_past_limit(&file, &limits);
     // The partial tree is bounded by the budget: a few hundred bytes per value at most.
     assert!(peak < (1 << 16) * 256, "conversion allocated {peak} bytes");
     // The graph itself stays 41 nodes: graph-preserving traversal is linear.
@@ -485,13 +488,11 @@ fn value_conversion_budgets_the_bytes_it_copies_at_every_reference() {
     let list = graph.add(Node::List(&vec![text; 20_000]));
     graph.set_root(list);
     let file = graph_file(&graph);
-    let reader = Reader::from_bytes(&file, ReadOptions::default()).unwrap();
     let limits = Limits {
         max_value_bytes: 16 << 20,
         ..Limits::default()
     };
-    let (result, peak) = peak_allocation(|| reader.graph().to_value(reader.root(), &limits).map(drop));
-    assert_eq!(error_class(result), "LimitExceeded");
+    let (_, peak) = convert_past_limit(&file, &limits);
     // Stopped at the byte budget, with 20,000 values well under the node budget.
     assert!(
         peak <= (16 << 20) + (2 << 20),

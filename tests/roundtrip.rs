@@ -8,14 +8,14 @@
 //!
 //! `PROPTEST_CASES=<n>` raises the case count for a deeper run.
 
-mod common;
-
 use std::io::Write;
 use std::mem::align_of;
 
+use amber_test_support::sketch::{build_graph, NodeSketch};
+use amber_test_support::{proptest_cases, same_node};
 use amberfile::{
-    ArrayId, ArraySpec, Codec, Compression, DType, Element, Field, Filter, Graph, Node, NodeId, Order,
-    ReadOptions, Reader, SeqKind, TimeUnit, WriteOptions, Writer,
+    ArrayId, ArraySpec, Codec, Compression, DType, Element, Field, Filter, Graph, Order, ReadOptions, Reader,
+    SeqKind, TimeUnit, Value, WriteOptions, Writer,
 };
 use num_complex::Complex;
 use proptest::collection::vec;
@@ -158,31 +158,7 @@ fn array_case() -> impl Strategy<Value = ArrayCase> {
 
 /// One node to build; child references are indices resolved against the final node count, so
 /// they produce shared references, self references and cycles freely.
-#[derive(Debug, Clone)]
-enum NodeCase {
-    None,
-    Bool(bool),
-    Int(i64),
-    BigInt(Vec<u8>),
-    Float(u64),
-    Complex(u64, u64),
-    Str(String),
-    Bytes(Vec<u8>),
-    Seq(SeqKind, Vec<Index>),
-    Map(Vec<(Index, Index)>),
-    Array(Index),
-    ObjectArray {
-        order: Order,
-        shape: Vec<u64>,
-        items: Vec<Index>,
-    },
-    Object {
-        type_name: String,
-        args: Option<Index>,
-        state: Option<Index>,
-    },
-    Global(String),
-}
+type NodeCase = NodeSketch<Index>;
 
 /// Minimal two's-complement bytes of an integer outside i64 (the only form the spec allows).
 fn canonical_big_int() -> impl Strategy<Value = Vec<u8>> {
@@ -222,16 +198,21 @@ fn object_array() -> impl Strategy<Value = NodeCase> {
     })
 }
 
+fn leaf(value: Value) -> NodeCase {
+    NodeCase::Leaf(value)
+}
+
 fn node_case() -> impl Strategy<Value = NodeCase> {
     prop_oneof![
-        1 => Just(NodeCase::None),
-        1 => any::<bool>().prop_map(NodeCase::Bool),
-        1 => any::<i64>().prop_map(NodeCase::Int),
-        1 => canonical_big_int().prop_map(NodeCase::BigInt),
-        1 => any::<u64>().prop_map(NodeCase::Float),
-        1 => (any::<u64>(), any::<u64>()).prop_map(|(re, im)| NodeCase::Complex(re, im)),
-        3 => text().prop_map(NodeCase::Str),
-        1 => vec(any::<u8>(), 0..=16).prop_map(NodeCase::Bytes),
+        1 => Just(leaf(Value::None)),
+        1 => any::<bool>().prop_map(|b| leaf(Value::Bool(b))),
+        1 => any::<i64>().prop_map(|i| leaf(Value::Int(i))),
+        1 => canonical_big_int().prop_map(|bytes| leaf(Value::BigInt(bytes))),
+        1 => any::<u64>().prop_map(|bits| leaf(Value::Float(f64::from_bits(bits)))),
+        1 => (any::<u64>(), any::<u64>())
+            .prop_map(|(re, im)| leaf(Value::Complex(f64::from_bits(re), f64::from_bits(im)))),
+        3 => text().prop_map(|s| leaf(Value::Str(s))),
+        1 => vec(any::<u8>(), 0..=16).prop_map(|bytes| leaf(Value::Bytes(bytes))),
         3 => (seq_kind(), vec(any::<Index>(), 0..=5)).prop_map(|(kind, items)| NodeCase::Seq(kind, items)),
         3 => vec((any::<Index>(), any::<Index>()), 0..=4).prop_map(NodeCase::Map),
         1 => any::<Index>().prop_map(NodeCase::Array),
@@ -246,7 +227,7 @@ fn node_case() -> impl Strategy<Value = NodeCase> {
                 args,
                 state
             }),
-        1 => text().prop_map(NodeCase::Global),
+        1 => text().prop_map(|name| leaf(Value::Global(name))),
     ]
 }
 
@@ -261,71 +242,15 @@ fn graph_case(max_nodes: usize) -> impl Strategy<Value = GraphCase> {
 }
 
 impl GraphCase {
-    /// Builds the graph with `Graph::reserve` + `Graph::set`, so any node may refer to any
-    /// other. Array nodes become `None` when the file has no arrays.
+    /// Builds the graph node for node; array nodes become `None` when the file has no arrays.
     fn build(&self, arrays: &[ArrayId]) -> Graph {
-        let mut graph = Graph::new();
-        let ids: Vec<NodeId> = self.nodes.iter().map(|_| graph.reserve()).collect();
-        let id = |index: &Index| *index.get(&ids);
-        let ids_of = |items: &[Index]| items.iter().map(id).collect::<Vec<_>>();
-        for (slot, case) in ids.iter().zip(&self.nodes) {
-            match case {
-                NodeCase::None => graph.set(*slot, Node::None),
-                NodeCase::Bool(b) => graph.set(*slot, Node::Bool(*b)),
-                NodeCase::Int(i) => graph.set(*slot, Node::Int(*i)),
-                NodeCase::BigInt(bytes) => graph.set(*slot, Node::BigInt(bytes)),
-                NodeCase::Float(bits) => graph.set(*slot, Node::Float(f64::from_bits(*bits))),
-                NodeCase::Complex(re, im) => {
-                    graph.set(*slot, Node::Complex(f64::from_bits(*re), f64::from_bits(*im)))
-                }
-                NodeCase::Str(s) => graph.set(*slot, Node::Str(s)),
-                NodeCase::Bytes(bytes) => graph.set(*slot, Node::Bytes(bytes)),
-                NodeCase::Seq(kind, items) => {
-                    let items = ids_of(items);
-                    let node = match kind {
-                        SeqKind::List => Node::List(&items),
-                        SeqKind::Tuple => Node::Tuple(&items),
-                        SeqKind::Set => Node::Set(&items),
-                        SeqKind::FrozenSet => Node::FrozenSet(&items),
-                    };
-                    graph.set(*slot, node);
-                }
-                NodeCase::Map(entries) => {
-                    let pairs: Vec<[NodeId; 2]> = entries.iter().map(|(k, v)| [id(k), id(v)]).collect();
-                    graph.set(*slot, Node::Map(&pairs));
-                }
-                NodeCase::Array(index) if !arrays.is_empty() => {
-                    graph.set(*slot, Node::Array(*index.get(arrays)))
-                }
-                NodeCase::Array(_) => graph.set(*slot, Node::None),
-                NodeCase::ObjectArray { order, shape, items } => {
-                    let items = ids_of(items);
-                    graph.set(
-                        *slot,
-                        Node::ObjectArray {
-                            order: *order,
-                            shape,
-                            items: &items,
-                        },
-                    );
-                }
-                NodeCase::Object {
-                    type_name,
-                    args,
-                    state,
-                } => graph.set(
-                    *slot,
-                    Node::Object {
-                        type_name,
-                        args: args.as_ref().map(id),
-                        state: state.as_ref().map(id),
-                    },
-                ),
-                NodeCase::Global(name) => graph.set(*slot, Node::Global(name)),
-            }
-        }
-        graph.set_root(id(&self.root));
-        graph
+        build_graph(
+            &self.nodes,
+            &self.root,
+            arrays,
+            |index, len| index.index(len),
+            |_| Value::None,
+        )
     }
 }
 
@@ -387,17 +312,6 @@ impl FileCase {
         let mut writer = Writer::create(path, self.options()).expect("create");
         let ids = self.write_arrays(&mut writer);
         writer.commit(&self.graph.build(&ids)).expect("commit");
-    }
-}
-
-/// Nodes are equal, floats compared by their bits (so NaN payloads and signed zeros count).
-fn same_node(a: Node<'_>, b: Node<'_>) -> bool {
-    match (a, b) {
-        (Node::Float(x), Node::Float(y)) => x.to_bits() == y.to_bits(),
-        (Node::Complex(xr, xi), Node::Complex(yr, yi)) => {
-            xr.to_bits() == yr.to_bits() && xi.to_bits() == yi.to_bits()
-        }
-        _ => a == b,
     }
 }
 
@@ -563,7 +477,7 @@ fn round_trip(case: &FileCase) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(common::cases(128)))]
+    #![proptest_config(ProptestConfig::with_cases(proptest_cases(128)))]
 
     /// Arrays of every dtype, shape, order and codec in files of every alignment.
     #[test]

@@ -1,11 +1,5 @@
-//! libFuzzer entry point for [`amberfile_fuzz::views`]. Without `cfg(fuzzing)` (plain cargo) it
-//! replays the files named on the command line instead, to reproduce a crash on stable.
+//! libFuzzer entry point for [`amberfile_fuzz::views`]; on stable, a replay of the files named on
+//! the command line (see [`amberfile_fuzz::fuzz_target_main`]).
 #![cfg_attr(fuzzing, no_main)]
 
-#[cfg(fuzzing)]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| amberfile_fuzz::views(data));
-
-#[cfg(not(fuzzing))]
-fn main() {
-    amberfile_fuzz::replay_args(amberfile_fuzz::views);
-}
+amberfile_fuzz::fuzz_target_main!(amberfile_fuzz::views);

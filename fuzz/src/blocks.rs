@@ -4,6 +4,7 @@
 //! declared size and the decode budget are arbitrary too. The reader must never hand out more
 //! or fewer bytes than declared, must respect the budget, and must agree with zstd itself.
 
+use amber_test_support::surgery::{extent_record, extent_record_at, seal_metadata};
 use amberfile::filter::unshuffle;
 use amberfile::format::crc32;
 use amberfile::{ArraySpec, Compression, DType, Graph, Limits, Node, ReadOptions, Reader, Verify};
@@ -150,31 +151,12 @@ fn splice_block(original: &[u8], frame: &[u8]) -> Vec<u8> {
         "the block is the last data before the metadata"
     );
 
-    let mut old_record = Vec::new();
-    old_record.extend_from_slice(&extent.offset.to_le_bytes());
-    old_record.extend_from_slice(&extent.stored_length.to_le_bytes());
-    old_record.extend_from_slice(&extent.crc32.to_le_bytes());
-    let mut new_record = Vec::new();
-    new_record.extend_from_slice(&extent.offset.to_le_bytes());
-    new_record.extend_from_slice(&(frame.len() as u64).to_le_bytes());
-    new_record.extend_from_slice(&crc32(frame).to_le_bytes());
     let mut metadata = original[metadata_start..metadata_end].to_vec();
-    let at = metadata
-        .windows(old_record.len())
-        .position(|w| w == old_record)
-        .expect("the extent record is in the metadata");
+    let at = extent_record_at(&metadata, &extent);
+    let new_record = extent_record(extent.offset, frame.len() as u64, crc32(frame));
     metadata[at..at + new_record.len()].copy_from_slice(&new_record);
 
-    let mut file = original[..start].to_vec();
-    file.extend_from_slice(frame);
-    let new_metadata_offset = file.len() as u64;
-    file.extend_from_slice(&metadata);
-    let trailer_start = file.len();
-    file.extend_from_slice(&new_metadata_offset.to_le_bytes());
-    file.extend_from_slice(&(metadata.len() as u64).to_le_bytes());
-    file.extend_from_slice(&crc32(&metadata).to_le_bytes());
-    let trailer_crc = crc32(&file[trailer_start..trailer_start + 20]);
-    file.extend_from_slice(&trailer_crc.to_le_bytes());
-    file.extend_from_slice(&amberfile::format::MAGIC);
-    file
+    let mut header_and_data = original[..start].to_vec();
+    header_and_data.extend_from_slice(frame);
+    seal_metadata(&header_and_data, &metadata)
 }

@@ -14,9 +14,6 @@
 //! - [`compressed_block`]: arbitrary block bytes under arbitrary declared sizes and budgets
 //!   never decode past the declared size, and agree with zstd itself.
 
-#[path = "../../tests/samples/mod.rs"]
-mod samples;
-
 mod blocks;
 mod model;
 mod views;
@@ -138,68 +135,32 @@ fn typed_read<T: amberfile::Element, S: AsRef<[u8]>>(reader: &Reader<S>, id: Arr
     let _ = reader.read::<T>(id);
 }
 
-/// splitmix64: a tiny seeded generator for reproducible random inputs.
-pub struct SeededRng(pub u64);
-
-impl SeededRng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next_u64() as u8).collect()
-    }
-}
-
 /// The seed corpus: the writer-built samples, plus the conformance suite's valid files when
 /// the repository has them.
-pub fn seed_files() -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<(String, Vec<u8>)> = samples::sample_files()
-        .into_iter()
-        .map(|(name, bytes)| (name.to_owned(), bytes))
-        .collect();
-    let conformance = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/valid");
-    files.extend(files_in(&conformance, Some("amber")));
-    files
-}
+pub use amber_test_support::samples::valid_files as seed_files;
 
 /// The kept regression inputs (minimized crashers) of `target`.
 pub fn regression_files(target: &str) -> Vec<(String, Vec<u8>)> {
-    files_in(
-        &Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("regressions")
-            .join(target),
-        None,
-    )
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions")
+        .join(target);
+    amber_test_support::samples::files_in(&dir, None)
 }
 
-/// `(path, bytes)` of the files in `dir` (with `extension`, if given), sorted; none if absent.
-fn files_in(dir: &Path, extension: Option<&str>) -> Vec<(String, Vec<u8>)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
+/// The body of a target's binary in `fuzz_targets/`: libFuzzer's entry point under
+/// `cfg(fuzzing)` (the binary is then `no_main`), else a `main` that replays the files named on
+/// the command line, to reproduce a crash on stable.
+#[macro_export]
+macro_rules! fuzz_target_main {
+    ($target:path) => {
+        #[cfg(fuzzing)]
+        libfuzzer_sys::fuzz_target!(|data: &[u8]| $target(data));
+
+        #[cfg(not(fuzzing))]
+        fn main() {
+            $crate::replay_args($target);
+        }
     };
-    let mut paths: Vec<_> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .filter(|p| extension.is_none_or(|x| p.extension().is_some_and(|e| e == x)))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (p.display().to_string(), bytes)
-        })
-        .collect()
 }
 
 /// For the targets' stable `main`: runs `target` on every file named on the command line.

@@ -3,14 +3,17 @@
 //! orders and compression), which is written, read back and compared node by node and byte by
 //! byte.
 
+use std::borrow::Borrow;
+
 use amberfile::render::canonical_json;
 use amberfile::{
-    ArrayId, ArraySpec, Compression, DType, Graph, Node, NodeId, Order, ReadOptions, Reader, Verify,
-    WriteOptions, Writer,
+    ArrayId, ArraySpec, Compression, DType, Graph, Node, Order, ReadOptions, Reader, SeqKind, Value,
+    Verify, WriteOptions, Writer,
 };
 use arbitrary::{Arbitrary, Unstructured};
 
-use crate::SeededRng;
+use amber_test_support::sketch::{self, NodeSketch};
+use amber_test_support::{same_node, SeededRng};
 
 /// Largest array the model writes, to keep each run fast.
 const MAX_ARRAY_BYTES: u64 = 1 << 14;
@@ -36,33 +39,63 @@ struct ArrayModel {
 
 /// A node whose children are indices into the model's node list (taken modulo its length), so
 /// sharing and cycles come naturally.
-#[derive(Debug, Arbitrary)]
-enum NodeModel {
-    None,
-    Bool(bool),
-    Int(i64),
-    BigInt(Vec<u8>),
-    Float(f64),
-    Complex(f64, f64),
-    Str(String),
-    Bytes(Vec<u8>),
-    List(Vec<u16>),
-    Tuple(Vec<u16>),
-    Set(Vec<u16>),
-    FrozenSet(Vec<u16>),
-    Map(Vec<(u16, u16)>),
-    Array(u16),
-    ObjectArray {
-        order: Order,
-        shape: Vec<u8>,
-        first_item: u16,
-    },
-    Object {
-        type_name: String,
-        args: Option<u16>,
-        state: Option<u16>,
-    },
-    Global(String),
+#[derive(Debug)]
+struct NodeModel(NodeSketch<u16>);
+
+impl Borrow<NodeSketch<u16>> for NodeModel {
+    fn borrow(&self) -> &NodeSketch<u16> {
+        &self.0
+    }
+}
+
+/// How many kinds of node the input picks among.
+const NODE_KINDS: u64 = 17;
+
+impl<'a> Arbitrary<'a> for NodeModel {
+    /// The grammar a derived enum of the 17 kinds had (a `u32` picks the kind, then its fields
+    /// in order), kept so the seed corpus and the kept regressions still mean the same models.
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        let kind = (u64::from(u32::arbitrary(u)?) * NODE_KINDS) >> 32;
+        let leaf = NodeSketch::Leaf;
+        Ok(NodeModel(match kind {
+            0 => leaf(Value::None),
+            1 => leaf(Value::Bool(u.arbitrary()?)),
+            2 => leaf(Value::Int(u.arbitrary()?)),
+            3 => leaf(Value::BigInt(canonical_big_int(&Vec::<u8>::arbitrary(u)?))),
+            4 => leaf(Value::Float(u.arbitrary()?)),
+            5 => leaf(Value::Complex(u.arbitrary()?, u.arbitrary()?)),
+            6 => leaf(Value::Str(u.arbitrary()?)),
+            7 => leaf(Value::Bytes(u.arbitrary()?)),
+            8 => NodeSketch::Seq(SeqKind::List, u.arbitrary()?),
+            9 => NodeSketch::Seq(SeqKind::Tuple, u.arbitrary()?),
+            10 => NodeSketch::Seq(SeqKind::Set, u.arbitrary()?),
+            11 => NodeSketch::Seq(SeqKind::FrozenSet, u.arbitrary()?),
+            12 => NodeSketch::Map(u.arbitrary()?),
+            13 => NodeSketch::Array(u.arbitrary()?),
+            14 => object_array(u.arbitrary()?, &Vec::<u8>::arbitrary(u)?, u.arbitrary()?),
+            15 => NodeSketch::Object {
+                type_name: u.arbitrary()?,
+                args: u.arbitrary()?,
+                state: u.arbitrary()?,
+            },
+            _ => leaf(Value::Global(u.arbitrary()?)),
+        }))
+    }
+}
+
+/// An object array of small dimensions whose items are consecutive nodes from `first_item`.
+fn object_array(order: Order, shape: &[u8], first_item: u16) -> NodeSketch<u16> {
+    let shape: Vec<u64> = shape
+        .iter()
+        .take(MAX_MODEL_NDIM)
+        .map(|d| u64::from(d % 4))
+        .collect();
+    let count = shape.iter().product::<u64>() as u16;
+    NodeSketch::ObjectArray {
+        order,
+        shape,
+        items: (0..count).map(|k| first_item.wrapping_add(k)).collect(),
+    }
 }
 
 /// Writes the file an arbitrary model describes, reads it back and checks it is the same.
@@ -159,82 +192,20 @@ fn array_bytes(dtype: &DType, len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn build_graph(model: &FileModel, arrays: &[ArrayId]) -> Graph {
-    let mut graph = Graph::new();
     if model.nodes.is_empty() {
+        let mut graph = Graph::new();
         let root = graph.add(Node::None);
         graph.set_root(root);
         return graph;
     }
-    let ids: Vec<NodeId> = model.nodes.iter().map(|_| graph.reserve()).collect();
-    let node = |i: &u16| ids[usize::from(*i) % ids.len()];
-    for (id, model_node) in ids.iter().zip(&model.nodes) {
-        let children: Vec<NodeId>;
-        let pairs: Vec<[NodeId; 2]>;
-        let big: Vec<u8>;
-        let dims: Vec<u64>;
-        let built = match model_node {
-            NodeModel::None => Node::None,
-            NodeModel::Bool(b) => Node::Bool(*b),
-            NodeModel::Int(i) => Node::Int(*i),
-            NodeModel::BigInt(bytes) => {
-                big = canonical_big_int(bytes);
-                Node::BigInt(&big)
-            }
-            NodeModel::Float(f) => Node::Float(*f),
-            NodeModel::Complex(re, im) => Node::Complex(*re, *im),
-            NodeModel::Str(s) => Node::Str(s),
-            NodeModel::Bytes(b) => Node::Bytes(b),
-            NodeModel::List(items)
-            | NodeModel::Tuple(items)
-            | NodeModel::Set(items)
-            | NodeModel::FrozenSet(items) => {
-                children = items.iter().map(node).collect();
-                match model_node {
-                    NodeModel::List(_) => Node::List(&children),
-                    NodeModel::Tuple(_) => Node::Tuple(&children),
-                    NodeModel::Set(_) => Node::Set(&children),
-                    _ => Node::FrozenSet(&children),
-                }
-            }
-            NodeModel::Map(entries) => {
-                pairs = entries.iter().map(|(k, v)| [node(k), node(v)]).collect();
-                Node::Map(&pairs)
-            }
-            NodeModel::Array(a) if arrays.is_empty() => Node::Int(i64::from(*a)),
-            NodeModel::Array(a) => Node::Array(arrays[usize::from(*a) % arrays.len()]),
-            NodeModel::ObjectArray {
-                order,
-                shape,
-                first_item,
-            } => {
-                dims = shape
-                    .iter()
-                    .take(MAX_MODEL_NDIM)
-                    .map(|d| u64::from(d % 4))
-                    .collect();
-                let count = dims.iter().product::<u64>() as u16;
-                children = (0..count).map(|k| node(&first_item.wrapping_add(k))).collect();
-                Node::ObjectArray {
-                    order: *order,
-                    shape: &dims,
-                    items: &children,
-                }
-            }
-            NodeModel::Object {
-                type_name,
-                args,
-                state,
-            } => Node::Object {
-                type_name,
-                args: args.as_ref().map(node),
-                state: state.as_ref().map(node),
-            },
-            NodeModel::Global(name) => Node::Global(name),
-        };
-        graph.set(*id, built);
-    }
-    graph.set_root(node(&model.root));
-    graph
+    sketch::build_graph(
+        &model.nodes,
+        &model.root,
+        arrays,
+        |&i, len| usize::from(i) % len,
+        // An array node in a file without arrays stays a node, and its index a number.
+        |&a| Value::Int(i64::from(a)),
+    )
 }
 
 /// Minimal two's-complement bytes of an integer outside i64, built from any bytes: at least 9
@@ -280,15 +251,4 @@ fn check_read_back(file: &WrittenFile) {
         assert!(*read == bytes[..], "array {:?} bytes differ", info.id());
     }
     crate::check_views(&reader);
-}
-
-/// Node equality with floats compared by bits, so NaN payloads and -0.0 must survive too.
-fn same_node(a: Node<'_>, b: Node<'_>) -> bool {
-    match (a, b) {
-        (Node::Float(x), Node::Float(y)) => x.to_bits() == y.to_bits(),
-        (Node::Complex(xr, xi), Node::Complex(yr, yi)) => {
-            xr.to_bits() == yr.to_bits() && xi.to_bits() == yi.to_bits()
-        }
-        _ => a == b,
-    }
 }

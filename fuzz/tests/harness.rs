@@ -1,8 +1,9 @@
 //! Runs every fuzz target on stable: over the seed corpus, the kept regression inputs, and
 //! thousands of seeded random inputs (random bytes, and random mutations of the seeds).
 
+use amber_test_support::SeededRng;
 use amberfile::{ReadOptions, Reader};
-use amberfile_fuzz::{regression_files, seed_files, SeededRng, TARGETS};
+use amberfile_fuzz::{regression_files, seed_files, TARGETS};
 
 /// Random inputs per target; each is a fresh buffer or a mutated seed.
 const RANDOM_CASES: usize = 3000;

@@ -1,23 +1,23 @@
-//! Work a copying load hands to a helper thread, so that it runs on the other core while the
-//! loading thread builds Python objects (which it must do alone, holding the GIL):
+//! The helper thread of a copying load: work that runs on the other core while the loading
+//! thread builds Python objects (which it must do alone, holding the GIL). It moves work and
+//! reports failures; it knows nothing of what the checks it runs are about:
 //! - the CRC-32s of the small raw arrays the load will copy ([`arrays_to_check`]), last first,
 //!   while the loader copies roughly in file order, so the two meet in the middle. A copy of an
 //!   array the helper has checked is a plain copy; one it has not reached is checked as it is
-//!   copied (`Reader::read_into`). The helper decides nothing here; it only moves work.
-//! - the node check of scikit-learn trees ([`defer_tree_check`]), over the file's bytes of an
-//!   array that only the tree's state refers to, so those bytes are exactly what the tree gets.
-//!   A failure fails the load at its end, before the caller sees anything. No trusted type walks
-//!   a tree's nodes while the file is being loaded; only prediction does.
+//!   copied (`Reader::read_into`). The helper decides nothing here.
+//! - checks of a file array's bytes that other modules submit ([`defer_array_check`]) while an
+//!   object's state is set: the loader lends the state's arrays ([`lend_state_arrays`]), numpy
+//!   copies no code has touched yet, so a check over the file's bytes of the same array sees
+//!   exactly what the object gets. They run in the order submitted; the first that fails fails
+//!   the load at its end, before the caller sees anything.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::mpsc;
 
-use amberfile::{ArrayId, NodeId, Reader};
+use amberfile::{ArrayId, ByteSource, NodeId, Reader};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-
-use crate::checks::{tree_nodes_error, NodeLayout};
 
 /// Raw arrays smaller than this are checked by the helper; bigger ones are checked on all
 /// cores while they are copied.
@@ -26,25 +26,23 @@ const HELPER_MAX_ARRAY_BYTES: u64 = 8 << 20;
 /// Below this many bytes of small arrays in all, starting a thread costs more than it saves.
 const HELPER_MIN_TOTAL_BYTES: u64 = 1 << 20;
 
-/// The small raw arrays a copying load of `root` reads (the root and nodes with `uses`), in
-/// file order, if there are enough of them to be worth a helper thread; else none.
-pub(crate) fn arrays_to_check<S: AsRef<[u8]>>(
-    reader: &Reader<S>,
-    uses: &[u32],
-    root: NodeId,
-) -> Vec<ArrayId> {
+/// The small raw arrays a copying load of `root` reads, in file order, if there are enough of
+/// them to be worth a helper thread and the file is in memory (the helper reads the file's
+/// bytes in place); else none.
+pub(crate) fn arrays_to_check<S: ByteSource>(reader: &Reader<S>, root: NodeId) -> Vec<ArrayId> {
+    if reader.source().in_memory().is_none() {
+        return Vec::new();
+    }
     let mut arrays: Vec<(ArrayId, u64)> = reader
         .graph()
-        .iter()
-        .filter(|&(id, _)| uses[id.index()] > 0 || id == root)
-        .filter_map(|(_, node)| node.as_array())
+        .arrays_reachable(root)
+        .into_iter()
         .filter_map(|id| {
             let info = reader.array_info(id).ok()?;
             (info.is_raw() && info.nbytes() < HELPER_MAX_ARRAY_BYTES).then_some((id, info.nbytes()))
         })
         .collect();
     arrays.sort_unstable_by_key(|(id, _)| id.index());
-    arrays.dedup();
     let total: u64 = arrays.iter().map(|&(_, nbytes)| nbytes).sum();
     if arrays.len() < 2 || total < HELPER_MIN_TOTAL_BYTES {
         return Vec::new();
@@ -52,13 +50,15 @@ pub(crate) fn arrays_to_check<S: AsRef<[u8]>>(
     arrays.into_iter().map(|(id, _)| id).collect()
 }
 
-/// A tree's node check, to run over the file's bytes of `array`.
-struct TreeJob {
-    /// The object whose state holds the tree (its error names it).
+/// A check of one file array's bytes, run on the helper: `Err(message)` fails the load.
+pub(crate) type ArrayCheck = Box<dyn FnOnce(&[u8]) -> Result<(), String> + Send>;
+
+/// A submitted check, to run over the file's bytes of `array`.
+struct Job {
+    /// The object whose state holds the array (its error names it).
     owner: NodeId,
     array: ArrayId,
-    layout: NodeLayout,
-    n_features: i64,
+    check: ArrayCheck,
 }
 
 /// The running load's way to its helper, on the loading thread.
@@ -67,7 +67,7 @@ struct Helper {
     state_arrays: HashMap<usize, ArrayId>,
     /// The object whose state is being set.
     state_owner: NodeId,
-    jobs: mpsc::Sender<TreeJob>,
+    jobs: mpsc::Sender<Job>,
 }
 
 thread_local! {
@@ -99,9 +99,8 @@ pub(crate) fn has_helper() -> bool {
 }
 
 /// Runs `set_state` (an instance's `__setstate__` and its validator) with `arrays`, numpy copies
-/// that only its state holds, known by the file arrays they copy: a tree check of one of them
-/// can then go to the helper. They are forgotten afterwards, before their addresses can be
-/// reused.
+/// that only its state holds, known by the file arrays they copy: a check of one of them can
+/// then go to the helper. They are forgotten afterwards, before their addresses can be reused.
 pub(crate) fn lend_state_arrays<R>(
     owner: NodeId,
     arrays: Vec<(Bound<'_, PyAny>, ArrayId)>,
@@ -129,33 +128,34 @@ pub(crate) fn lend_state_arrays<R>(
     result
 }
 
-/// Queues the node check of `nodes` for the helper, if `nodes` is one of the state arrays lent
-/// by the load running on this thread. False: the caller checks it now.
-pub(crate) fn defer_tree_check(nodes: &Bound<'_, PyAny>, layout: NodeLayout, n_features: i64) -> bool {
+/// Queues `check` for the helper, to run over the file's bytes of the array `object` copies,
+/// if `object` is one of the state arrays lent by the load running on this thread. Else hands
+/// `check` back: the caller runs it now, over `object`'s own bytes.
+pub(crate) fn defer_array_check(object: &Bound<'_, PyAny>, check: ArrayCheck) -> Option<ArrayCheck> {
     HELPER.with_borrow(|slot| {
-        let Some(helper) = slot else { return false };
-        let Some(&array) = helper.state_arrays.get(&(nodes.as_ptr() as usize)) else {
-            return false;
+        let Some(helper) = slot else {
+            return Some(check);
         };
-        helper
-            .jobs
-            .send(TreeJob {
-                owner: helper.state_owner,
-                array,
-                layout,
-                n_features,
-            })
-            .is_ok()
+        let Some(&array) = helper.state_arrays.get(&(object.as_ptr() as usize)) else {
+            return Some(check);
+        };
+        let job = Job {
+            owner: helper.state_owner,
+            array,
+            check,
+        };
+        helper.jobs.send(job).err().map(|unsent| unsent.0.check)
     })
 }
 
-/// Runs `build` (the loader, on this thread) with a helper thread for `arrays` and for tree
-/// checks; without `arrays`, or if no thread can be started, `build` runs alone and checks
-/// everything itself. A failed tree check becomes `tree_error(owner, the check's ValueError)`.
-pub(crate) fn with_helper<S: AsRef<[u8]> + Sync, R, F: FnOnce() -> PyResult<R>>(
+/// Runs `build` (the loader, on this thread) with a helper thread for `arrays` and for the
+/// checks submitted meanwhile; without `arrays`, or if no thread can be started, `build` runs
+/// alone and its checks run where they are submitted. A failed check becomes
+/// `check_error(owner, the check's ValueError)`.
+pub(crate) fn with_helper<S: ByteSource + Sync, R, F: FnOnce() -> PyResult<R>>(
     reader: &Reader<S>,
     arrays: &[ArrayId],
-    tree_error: impl FnOnce(NodeId, PyErr) -> PyErr,
+    check_error: impl FnOnce(NodeId, PyErr) -> PyErr,
     build: F,
 ) -> PyResult<R> {
     let alone = |build: F| {
@@ -181,32 +181,32 @@ pub(crate) fn with_helper<S: AsRef<[u8]> + Sync, R, F: FnOnce() -> PyResult<R>>(
             }));
             build()
         };
-        let failed_tree = helper
+        let failed_check = helper
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        match (built, failed_tree) {
-            (Ok(_), Some((owner, message))) => Err(tree_error(owner, PyValueError::new_err(message))),
+        match (built, failed_check) {
+            (Ok(_), Some((owner, message))) => Err(check_error(owner, PyValueError::new_err(message))),
             (built, _) => built,
         }
     })
 }
 
-/// The helper thread: CRCs last array first, taking tree jobs as they come, then the
-/// remaining jobs until the loader closes the queue. Returns the first tree's error, with
-/// the object whose state held the tree.
-fn help<S: AsRef<[u8]>>(
+/// The helper thread: CRCs last array first, taking submitted checks as they come, then the
+/// remaining checks until the loader closes the queue. Returns the first failed check's
+/// message, with the object whose state held its array.
+fn help<S: ByteSource>(
     reader: &Reader<S>,
     arrays: &[ArrayId],
-    queue: &mpsc::Receiver<TreeJob>,
+    queue: &mpsc::Receiver<Job>,
 ) -> Option<(NodeId, String)> {
     let mut first_error = None;
-    let mut run = |job: TreeJob| {
+    let mut run = |job: Job| {
         if first_error.is_none() {
-            let error = match reader.zero_copy_bytes(job.array) {
-                Ok(bytes) => tree_nodes_error(bytes, job.layout, job.n_features),
-                Err(e) => Some(e.to_string()),
+            let checked = match reader.zero_copy_bytes(job.array) {
+                Ok(bytes) => (job.check)(bytes),
+                Err(e) => Err(e.to_string()),
             };
-            first_error = error.map(|message| (job.owner, message));
+            first_error = checked.err().map(|message| (job.owner, message));
         }
     };
     for &array in arrays.iter().rev() {

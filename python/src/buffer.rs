@@ -5,7 +5,11 @@
 //! (numpy holds it as the array's base). A buffer is one of:
 //! - a read-only shared mapping of the file (`mmap_mode="r"`), also the storage of the `Reader`
 //!   that validated it;
-//! - a private copy-on-write mapping (`mmap_mode="c"`): writes stay in this process's memory.
+//! - a private copy-on-write mapping (`mmap_mode="c"`): writes stay in this process's memory;
+//! - the memory of an `np.memmap` of the file (both modes, when the path still names the file
+//!   that was opened): numpy's own mapping, which the buffer exposes as its `base`, so that
+//!   joblib's memmapping reducer finds an `np.memmap` (file name, offset, mode) in each array's
+//!   base chain and hands the array to worker processes by file name instead of copying it.
 //!
 //! Copied and decoded arrays are ordinary numpy arrays that own their memory, which the reader
 //! writes in place before Python sees them ([`new_array_filled`]); those of record dtypes view a
@@ -23,6 +27,7 @@ use numpy::npyffi::{
     npy_intp, NpyTypes, PyArray_Descr, NPY_ARRAY_F_CONTIGUOUS, NPY_ARRAY_WRITEABLE, PY_ARRAY_API,
 };
 use numpy::{PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyBufferError, PyMemoryError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -75,6 +80,12 @@ enum Owner {
     Shared(SharedMap),
     CopyOnWrite(MmapMut),
     Heap(Vec<u64>),
+    /// An `np.memmap` and a buffer export of the Python `mmap` under it: while the export is
+    /// held, `mmap.close()` raises BufferError instead of unmapping the memory.
+    NumpyMap {
+        memmap: Py<PyAny>,
+        export: PyBuffer<u8>,
+    },
 }
 
 /// Bytes exported to numpy through the buffer protocol. See the [module docs](self).
@@ -117,6 +128,29 @@ impl FileBuffer {
 }
 
 impl FileBuffer {
+    /// The memory of `memmap`, an `np.memmap` of a whole file (dtype uint8, offset 0) whose
+    /// `base` is the Python `mmap` object it maps; writable if that mapping is.
+    pub(crate) fn over_memmap(memmap: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let export = PyBuffer::<u8>::get(&memmap.getattr("base")?)?;
+        let memory = ExportedMemory {
+            data: NonNull::new(export.buf_ptr().cast::<u8>()).unwrap_or(NonNull::dangling()),
+            len: export.len_bytes(),
+            writable: !export.readonly(),
+        };
+        Ok(FileBuffer {
+            memory,
+            owner: Owner::NumpyMap {
+                memmap: memmap.clone().unbind(),
+                export,
+            },
+        })
+    }
+
+    /// Number of bytes exported.
+    pub(crate) fn len(&self) -> usize {
+        self.memory.len
+    }
+
     /// `len` bytes of writable heap memory, written by `fill` before Python can see them.
     fn filled(len: usize, fill: impl FnOnce(&mut [u8]) -> PyResult<()>) -> PyResult<Self> {
         let mut words = Vec::new();
@@ -173,6 +207,16 @@ impl FileBuffer {
     /// Number of bytes the buffer holds.
     fn __len__(&self) -> usize {
         self.memory.len
+    }
+
+    /// The `np.memmap` whose memory this is, else None: numpy's `base` chain, which joblib
+    /// follows (`array.base` is this buffer, `array.base.base` the memmap).
+    #[getter]
+    fn base(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        match &self.owner {
+            Owner::NumpyMap { memmap, .. } => Some(memmap.clone_ref(py)),
+            _ => None,
+        }
     }
 }
 

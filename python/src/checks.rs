@@ -12,7 +12,7 @@ use crate::buffer::array_bytes;
 
 /// Where a Tree node record keeps the fields the check reads.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct NodeLayout {
+struct NodeLayout {
     itemsize: usize,
     left: usize,
     right: usize,
@@ -85,8 +85,9 @@ fn int64_at(record: &[u8], offset: usize) -> i64 {
 /// possible), and it splits on a feature in `0..n_features`.
 ///
 /// During a copying load the check may run on the loader's helper thread instead, over the
-/// file's bytes of the same array ([`ahead::defer_tree_check`]); the load then fails at its end
-/// with the same error.
+/// file's bytes of the same array ([`ahead::defer_array_check`]); the load then fails at its
+/// end with the same error. That is safe because no trusted type walks a tree's nodes while
+/// the file is being loaded; only prediction does.
 #[pyfunction]
 pub(crate) fn check_tree_nodes(nodes: &Bound<'_, PyAny>, n_features: i64) -> PyResult<()> {
     let nodes = nodes.cast::<PyUntypedArray>()?;
@@ -96,15 +97,16 @@ pub(crate) fn check_tree_nodes(nodes: &Bound<'_, PyAny>, n_features: i64) -> PyR
         ));
     }
     let layout = NodeLayout::of(nodes)?;
-    if ahead::defer_tree_check(nodes.as_any(), layout, n_features) {
-        return Ok(());
+    let check: ahead::ArrayCheck =
+        Box::new(move |bytes| tree_nodes_error(bytes, layout, n_features).map_or(Ok(()), Err));
+    match ahead::defer_array_check(nodes.as_any(), check) {
+        None => Ok(()),
+        Some(check) => check(array_bytes(nodes)?).map_err(PyValueError::new_err),
     }
-    tree_nodes_error(array_bytes(nodes)?, layout, n_features)
-        .map_or(Ok(()), |message| Err(PyValueError::new_err(message)))
 }
 
 /// Why the node records in `bytes` are not a valid tree (see [`check_tree_nodes`]), or `None`.
-pub(crate) fn tree_nodes_error(bytes: &[u8], layout: NodeLayout, n_features: i64) -> Option<String> {
+fn tree_nodes_error(bytes: &[u8], layout: NodeLayout, n_features: i64) -> Option<String> {
     let records = bytes.chunks_exact(layout.itemsize.max(1));
     let count = records.len() as i64;
     let records = || (0..count).zip(bytes.chunks_exact(layout.itemsize.max(1)));

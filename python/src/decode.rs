@@ -13,10 +13,10 @@
 //! reported as InvalidGraph, as the spec recommends.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Mutex;
 
-use amberfile::{ArrayId, DType, Graph, Node, NodeId, Order, Reader};
+use amberfile::{ArrayId, ByteSource, DType, Graph, Node, NodeId, Order, Reader};
 use numpy::PyArrayDescr;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyComplex, PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple};
@@ -24,59 +24,18 @@ use pyo3::types::{PyByteArray, PyBytes, PyComplex, PyDict, PyFrozenSet, PyList, 
 use crate::ahead;
 use crate::buffer::{new_array_filled, view_of, FileBuffer};
 use crate::dtypes::NumpyDtypes;
-use crate::encode::{BYTEARRAY, EXACT_ARRAY, NUMPY_DTYPE, REDUCE_STATE};
 use crate::errors::{allocation_failed, format_error, invalid_graph, limit_exceeded, state_error};
+use crate::limits::{MAX_IMMUTABLE_DEPTH, MAX_KEYS_PER_HASH, MAX_RECURSIVE_FREE_DEPTH};
+use crate::names::{BYTEARRAY, EXACT_ARRAY, NUMPY_DTYPE, RECONSTRUCTORS, REDUCE_STATE};
 use crate::paths::path_to;
-
-/// pickle's reconstructors (spec section 14.5.1): their first argument names the class.
-const RECONSTRUCTORS: [&str; 3] = [
-    "copyreg.__newobj__",
-    "copyreg.__newobj_ex__",
-    "copyreg._reconstructor",
-];
 
 /// Arrays from this size up are copied or decoded with the GIL released.
 const DETACH_BYTES: usize = 1 << 20;
 
-/// Deepest nesting of tuples and frozensets the loader builds. Python hashes and compares them
-/// recursively in C with no depth guard, so a deeper chain in a set or dict key could overflow
-/// the stack.
-const MAX_IMMUTABLE_DEPTH: u32 = 10_000;
-
-/// Longest chain of object arrays and typed objects, each holding the next, the loader builds
-/// (counted along every path, whatever lies between). numpy arrays, slices and Cython classes
-/// (scikit-learn's `PyFuncDistance64`) are freed recursively, without the trashcan that lists,
-/// dicts and tuples use, so a chain of some 100,000 overflows the C stack when it is freed.
-/// Models nest them a few levels deep; pickle itself refuses to save 1,000.
-const MAX_RECURSIVE_FREE_DEPTH: u32 = 1_000;
-
-/// Most keys of one dict, set or frozenset that may share one Python hash. CPython compares
-/// such keys one by one on every insertion, so a file of colliding big ints (`hash(n)` is `n`
-/// modulo 2**61 - 1) would make loading quadratic; real data has a handful at most.
-const MAX_KEYS_PER_HASH: usize = 64;
-
 /// Every type and global name reachable from `root`, sorted, without duplicates.
 pub(crate) fn type_names(graph: &Graph, root: NodeId) -> Vec<String> {
-    let mut names = Vec::new();
-    // Many nodes may name one string of the table: each is copied once, by address.
-    let mut named = HashSet::new();
-    let mut seen = vec![false; graph.len()];
-    let mut stack = vec![root];
-    seen[root.index()] = true;
-    while let Some(id) = stack.pop() {
-        if let Node::Object { type_name: name, .. } | Node::Global(name) = graph.node(id) {
-            if named.insert((name.as_ptr(), name.len())) {
-                names.push(name.to_owned());
-            }
-        }
-        for child in graph.children(id) {
-            if !std::mem::replace(&mut seen[child.index()], true) {
-                stack.push(child);
-            }
-        }
-    }
+    let mut names: Vec<String> = graph.type_names(root).into_iter().map(str::to_owned).collect();
     names.sort_unstable();
-    names.dedup();
     names
 }
 
@@ -164,7 +123,7 @@ pub(crate) struct Loader<'py, 'r, S> {
     root: NodeId,
 }
 
-impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
+impl<'py, 'r, S: ByteSource + Sync> Loader<'py, 'r, S> {
     pub(crate) fn new(
         py: Python<'py>,
         reader: &'r Reader<S>,
@@ -208,11 +167,13 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
         let graph = self.reader.graph();
         self.policy.call_method1("check", (type_names(graph, root),))?;
         self.root = root;
-        let uses = self.count_uses(root);
+        // How many times a parent's create or fill uses each node: its references, since
+        // `before_create` and `after_create` between them list exactly a node's children.
+        let uses = graph.incoming_counts(root);
         self.single_use = uses.iter().map(|&n| n == 1).collect();
         let reader = self.reader;
         let check_ahead = match self.memory {
-            ArrayMemory::Copy => ahead::arrays_to_check(reader, &uses, root),
+            ArrayMemory::Copy => ahead::arrays_to_check(reader, root),
             _ => Vec::new(),
         };
         let py = self.py;
@@ -220,7 +181,7 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
         ahead::with_helper(reader, &check_ahead, tree_error, move || self.build(root, uses))
     }
 
-    /// Builds the value of `root`, whose nodes' `uses` were counted by [`Self::count_uses`].
+    /// Builds the value of `root`, whose nodes' `uses` are their [`Graph::incoming_counts`].
     fn build(mut self, root: NodeId, mut uses: Vec<u32>) -> PyResult<Bound<'py, PyAny>> {
         let mut steps = vec![Step::Visit {
             id: root,
@@ -285,23 +246,6 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
             self.fill(id)?;
         }
         Ok(self.built(root))
-    }
-
-    /// How many times each node reachable from `root` is used by a parent's create or fill.
-    fn count_uses(&self, root: NodeId) -> Vec<u32> {
-        let mut uses = vec![0u32; self.memo.len()];
-        let mut seen = vec![false; self.memo.len()];
-        let mut stack = vec![root];
-        seen[root.index()] = true;
-        while let Some(id) = stack.pop() {
-            for child in self.before_create(id).iter().chain(self.after_create(id).iter()) {
-                uses[child.index()] = uses[child.index()].saturating_add(1);
-                if !std::mem::replace(&mut seen[child.index()], true) {
-                    stack.push(child);
-                }
-            }
-        }
-        uses
     }
 
     /// Marks `children` as used once more; a child whose every parent has used it is dropped
@@ -758,7 +702,8 @@ impl<'py, 'r, S: AsRef<[u8]> + Sync> Loader<'py, 'r, S> {
         let view = |buffer: &Py<FileBuffer>, writable: bool| -> PyResult<Bound<'py, PyAny>> {
             let bytes = reader.zero_copy_bytes(array).map_err(fail)?;
             check_bools(info.dtype(), bytes).map_err(fail)?;
-            let offset = offset_in(reader.bytes(), bytes);
+            // zero_copy_bytes succeeded, so the source holds the file in memory.
+            let offset = offset_in(reader.source().in_memory().unwrap_or_default(), bytes);
             let view = view_of(buffer.bind(py), offset, &dtype, info.shape(), fortran, writable);
             Ok(view.map_err(|e| allocation_failed(py, "an array", e))?.into_any())
         };
@@ -840,10 +785,14 @@ fn offset_in(file: &[u8], part: &[u8]) -> usize {
 }
 
 /// numpy assumes bool bytes are 0 or 1; a file may hold anything.
-fn check_bools(dtype: &DType, bytes: &[u8]) -> amberfile::Result<()> {
+pub(crate) fn check_bools(dtype: &DType, bytes: &[u8]) -> amberfile::Result<()> {
     if *dtype == DType::Bool && bytes.iter().any(|&b| b > 1) {
         let detail = "a bool element is neither 0 nor 1";
-        return Err(amberfile::Error::new(amberfile::ErrorKind::InvalidArray, None, detail));
+        return Err(amberfile::Error::new(
+            amberfile::ErrorKind::InvalidArray,
+            None,
+            detail,
+        ));
     }
     Ok(())
 }

@@ -14,8 +14,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
-/// Deepest record nesting accepted when converting a numpy dtype (the format's default limit).
-const MAX_RECORD_DEPTH: u32 = 32;
+use crate::limits::max_record_depth;
 
 /// The extended float types numpy itself lacks, provided by the `ml_dtypes` package.
 const ML_DTYPES: [(&str, DType); 3] = [
@@ -33,7 +32,7 @@ pub(crate) fn to_amber(descr: &Bound<'_, PyAny>) -> PyResult<DType> {
 fn to_amber_at_depth(descr: &Bound<'_, PyAny>, depth: u32) -> PyResult<DType> {
     let fields = descr.getattr("fields")?;
     if !fields.is_none() {
-        if depth >= MAX_RECORD_DEPTH {
+        if depth >= max_record_depth() {
             return Err(PyValueError::new_err("record dtype nested too deeply"));
         }
         let names = descr.getattr("names")?.cast_into::<PyTuple>()?;

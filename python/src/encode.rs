@@ -28,65 +28,45 @@ use pyo3::types::{
 use crate::buffer::array_bytes;
 use crate::dtypes::{little_endian, to_amber};
 use crate::errors::{dump_error, format_error};
+use crate::limits::max_bigint_bytes;
+use crate::names::{AS_MATRIX, BYTEARRAY, EXACT_ARRAY, MASKED_ARRAY, NUMPY_DTYPE, REDUCE_STATE};
 use crate::paths::path_to;
 
-/// Names of the typed objects the package itself defines (see the README's mapping table).
-pub(crate) const BYTEARRAY: &str = "builtins.bytearray";
-pub(crate) const NUMPY_DTYPE: &str = "numpy.dtype";
-/// Masked arrays: args `(data, mask, None, False, True, 0, fill_value)` for the constructor.
-const MASKED_ARRAY: &str = "numpy.ma.core.MaskedArray";
-/// An array whose dtype the stored little-endian one lacks: state `(stored array, numpy.dtype)`.
-pub(crate) const EXACT_ARRAY: &str = "amberfile.ExactArray";
-/// `numpy.matrix`, rebuilt by this function from its array.
-const AS_MATRIX: &str = "numpy.asmatrix";
-/// State of an object whose reduce value has list or dict items: `(state, listitems, dictitems)`.
-pub(crate) const REDUCE_STATE: &str = "amberfile.ReduceState";
+/// Declares [`Helpers`] from one list: each field with the module and attribute path it is
+/// looked up at.
+macro_rules! helpers {
+    ($($field:ident: $module:literal $(. $attr:ident)+,)+) => {
+        /// Python-side helpers the walk needs, looked up once.
+        struct Helpers<'py> {
+            $($field: Bound<'py, PyAny>,)+
+        }
 
-/// Longest big int the default reader limits accept (`Limits::max_bigint_bytes`).
-const MAX_BIGINT_BYTES: usize = 1024;
-
-/// Python-side helpers the walk needs, looked up once.
-struct Helpers<'py> {
-    ndarray: Bound<'py, PyAny>,
-    memmap: Bound<'py, PyAny>,
-    masked_array: Bound<'py, PyAny>,
-    masked_array_args: Bound<'py, PyAny>,
-    matrix: Bound<'py, PyAny>,
-    generic: Bound<'py, PyAny>,
-    np_dtype: Bound<'py, PyAny>,
-    ascontiguousarray: Bound<'py, PyAny>,
-    asarray: Bound<'py, PyAny>,
-    reduce_value: Bound<'py, PyAny>,
-    type_name: Bound<'py, PyAny>,
-    qualified_name: Bound<'py, PyAny>,
-    is_global: Bound<'py, PyAny>,
-    dtype_state: Bound<'py, PyAny>,
-    exact_array_state: Bound<'py, PyAny>,
+        impl<'py> Helpers<'py> {
+            fn new(py: Python<'py>) -> PyResult<Self> {
+                Ok(Helpers {
+                    $($field: py.import($module)? $(.getattr(stringify!($attr))?)+,)+
+                })
+            }
+        }
+    };
 }
 
-impl<'py> Helpers<'py> {
-    fn new(py: Python<'py>) -> PyResult<Self> {
-        let np = py.import("numpy")?;
-        let names = py.import("amberfile._names")?;
-        let dtypes = py.import("amberfile._dtypes")?;
-        Ok(Helpers {
-            ndarray: np.getattr("ndarray")?,
-            memmap: np.getattr("memmap")?,
-            masked_array: np.getattr("ma")?.getattr("MaskedArray")?,
-            masked_array_args: names.getattr("masked_array_args")?,
-            matrix: np.getattr("matrix")?,
-            generic: np.getattr("generic")?,
-            np_dtype: np.getattr("dtype")?,
-            ascontiguousarray: np.getattr("ascontiguousarray")?,
-            asarray: np.getattr("asarray")?,
-            reduce_value: names.getattr("reduce_value")?,
-            type_name: names.getattr("type_name")?,
-            qualified_name: names.getattr("qualified_name")?,
-            is_global: names.getattr("is_global")?,
-            dtype_state: dtypes.getattr("dtype_state")?,
-            exact_array_state: dtypes.getattr("exact_array_state")?,
-        })
-    }
+helpers! {
+    ndarray: "numpy".ndarray,
+    memmap: "numpy".memmap,
+    masked_array: "numpy".ma.MaskedArray,
+    masked_array_args: "amberfile._names".masked_array_args,
+    matrix: "numpy".matrix,
+    generic: "numpy".generic,
+    np_dtype: "numpy".dtype,
+    ascontiguousarray: "numpy".ascontiguousarray,
+    asarray: "numpy".asarray,
+    reduce_value: "amberfile._names".reduce_value,
+    type_name: "amberfile._names".type_name,
+    qualified_name: "amberfile._names".qualified_name,
+    is_global: "amberfile._names".is_global,
+    dtype_state: "amberfile._dtypes".dtype_state,
+    exact_array_state: "amberfile._dtypes".exact_array_state,
 }
 
 /// Builds the graph of one object, writing its arrays as it goes.
@@ -472,9 +452,10 @@ fn big_int_bytes(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     };
     let bits: usize = magnitude.call_method0("bit_length")?.extract()?;
     let len = bits / 8 + 1;
-    if len > MAX_BIGINT_BYTES {
+    let max_len = max_bigint_bytes();
+    if len > max_len {
         return Err(PyValueError::new_err(format!(
-            "int of {bits} bits is larger than the format's {MAX_BIGINT_BYTES}-byte limit"
+            "int of {bits} bits is larger than the format's {max_len}-byte limit"
         )));
     }
     let kwargs = PyDict::new(value.py());

@@ -17,7 +17,13 @@ pub(crate) fn format_error(py: Python<'_>, error: &amberfile::Error) -> PyErr {
         _ => "FormatError",
     };
     // `.offset` is 0 when no offset applies: `FormatError`'s documented default.
-    raise(py, class_name, &error.to_string(), error.class(), error.offset().unwrap_or(0))
+    raise(
+        py,
+        class_name,
+        &error.to_string(),
+        error.class(),
+        error.offset().unwrap_or(0),
+    )
 }
 
 /// A `FormatError` for a graph this package cannot rebuild (the spec's InvalidGraph class).

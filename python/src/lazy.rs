@@ -7,22 +7,39 @@
 //! comes back as two objects (load the whole value to keep such sharing). Strings are the
 //! exception: each string of the file becomes one Python str, shared by the keys and every
 //! entry, so a long key used by many entries takes its size once.
+//!
+//! A lazy file of a URL holds the remote reader's validated metadata; building an entry fetches
+//! that entry's arrays in one batched request (see [`crate::remote`]).
 
 use std::collections::HashMap;
 
-use amberfile::{Node, NodeId, Reader};
+use amberfile::graph::{KeyProblem, StrEntry};
+use amberfile::remote::RemoteReader;
+use amberfile::{Graph, Node, NodeId, Reader};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use crate::buffer::SharedMap;
 use crate::decode::{ArrayMemory, Loader, StrCache};
+use crate::remote::load_prefetched;
+
+/// Where a lazy file's entries (or an [`ArrayChunks`](crate::chunks::ArrayChunks)'s chunks)
+/// come from.
+pub(crate) enum Opened {
+    /// A mapped local file, and how its arrays are handed out.
+    Local {
+        reader: Reader<SharedMap>,
+        memory: ArrayMemory,
+    },
+    /// An object at a URL: each entry's arrays fetched when it is built, copied.
+    Remote { url: String, reader: RemoteReader },
+}
 
 /// A mapped, validated file; see the [module docs](self).
 #[pyclass(frozen, module = "amberfile._native")]
 pub(crate) struct LazyFile {
-    reader: Reader<SharedMap>,
-    memory: ArrayMemory,
+    opened: Opened,
     policy: Py<PyAny>,
     /// The root dict's key nodes (strs) in file order, or why the root is not a dict with str
     /// keys.
@@ -34,42 +51,53 @@ pub(crate) struct LazyFile {
 
 impl LazyFile {
     pub(crate) fn new(reader: Reader<SharedMap>, memory: ArrayMemory, policy: Py<PyAny>) -> PyResult<Self> {
-        let graph = reader.graph();
-        let (keys, values) = match graph.node(reader.root()) {
-            Node::Map(entries) => {
-                let mut keys = Vec::with_capacity(entries.len());
-                let mut values = HashMap::with_capacity(entries.len());
+        Self::opened(Opened::Local { reader, memory }, policy)
+    }
+
+    pub(crate) fn remote(url: String, reader: RemoteReader, policy: Py<PyAny>) -> PyResult<Self> {
+        Self::opened(Opened::Remote { url, reader }, policy)
+    }
+
+    fn opened(opened: Opened, policy: Py<PyAny>) -> PyResult<Self> {
+        let graph = opened.graph();
+        let root = opened.root();
+        let (keys, values) = match graph.str_keyed_map(root) {
+            Some(entries) => {
+                let count = entries.size_hint().1.unwrap_or(0);
+                let mut keys = Vec::with_capacity(count);
+                let mut values = HashMap::with_capacity(count);
                 let mut problem = None;
-                // Stops at the first problem: each key is copied once, and only while distinct.
-                for &[key, value] in entries {
-                    match graph.node(key) {
-                        Node::Str(name) if values.contains_key(name) => {
-                            problem = Some(format!("the root dict has the key {name:?} twice"));
-                        }
-                        Node::Str(name) => {
+                // The entries end at the first problem: each key is copied once, and only while
+                // distinct.
+                for entry in entries {
+                    match entry {
+                        Ok(StrEntry { key, name, value }) => {
                             values.insert(name.to_owned(), value);
                             keys.push(key);
-                            continue;
                         }
-                        other => {
+                        Err(KeyProblem::Repeated(name)) => {
+                            problem = Some(format!("the root dict has the key {name:?} twice"));
+                        }
+                        Err(KeyProblem::NotStr(key)) => {
                             problem = Some(format!(
                                 "the root dict has a key that is {}, not a str",
-                                other.kind_name()
+                                graph.node(key).kind_name()
                             ))
                         }
                     }
-                    break;
                 }
                 (problem.map_or(Ok(keys), Err), values)
             }
-            other => (
-                Err(format!("the root is {}, not a dict", other.kind_name())),
+            None => (
+                Err(format!(
+                    "the root is {}, not a dict",
+                    graph.node(root).kind_name()
+                )),
                 HashMap::new(),
             ),
         };
         Ok(LazyFile {
-            reader,
-            memory,
+            opened,
             policy,
             keys,
             values,
@@ -77,11 +105,19 @@ impl LazyFile {
         })
     }
 
-    fn loader<'py>(&self, py: Python<'py>) -> PyResult<Loader<'py, '_, SharedMap>> {
-        Ok(
-            Loader::new(py, &self.reader, self.policy.bind(py).clone(), &self.memory)?
-                .sharing_strings(&self.strings),
-        )
+    /// Builds `node`, or the whole value if None.
+    fn build<'py>(&self, py: Python<'py>, node: Option<NodeId>) -> PyResult<Bound<'py, PyAny>> {
+        let policy = self.policy.bind(py).clone();
+        match &self.opened {
+            Opened::Local { reader, memory } => {
+                let loader = Loader::new(py, reader, policy, memory)?.sharing_strings(&self.strings);
+                match node {
+                    Some(node) => loader.load_node(node),
+                    None => loader.load(),
+                }
+            }
+            Opened::Remote { url, reader } => load_prefetched(py, url, reader, node, policy),
+        }
     }
 
     fn keys_or_error(&self) -> PyResult<&[NodeId]> {
@@ -96,7 +132,7 @@ impl LazyFile {
     /// The root dict's str keys, in file order; TypeError if the root is anything else.
     fn keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let keys = self.keys_or_error()?;
-        let graph = self.reader.graph();
+        let graph = self.opened.graph();
         // Every key node was checked to be a str when the file was opened.
         let names = keys.iter().filter_map(|&key| match graph.node(key) {
             Node::Str(name) => Some(self.strings.get(py, name)),
@@ -112,7 +148,7 @@ impl LazyFile {
             .values
             .get(key)
             .ok_or_else(|| PyKeyError::new_err(key.to_owned()))?;
-        self.loader(py)?.load_node(node)
+        self.build(py, Some(node))
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -129,6 +165,22 @@ impl LazyFile {
 
     /// The whole value, as `load` builds it (shared references kept).
     fn load<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.loader(py)?.load()
+        self.build(py, None)
+    }
+}
+
+impl Opened {
+    pub(crate) fn graph(&self) -> &Graph {
+        match self {
+            Opened::Local { reader, .. } => reader.graph(),
+            Opened::Remote { reader, .. } => reader.graph(),
+        }
+    }
+
+    pub(crate) fn root(&self) -> NodeId {
+        match self {
+            Opened::Local { reader, .. } => reader.root(),
+            Opened::Remote { reader, .. } => reader.root(),
+        }
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use amberfile::graph::path::escape_segment;
 use amberfile::{Graph, Node, NodeId};
 
 /// The path from `root` to `target`, or `None` if `target` is not reachable from `root`.
@@ -64,7 +65,7 @@ fn segment(graph: &Graph, parent: NodeId, child: NodeId) -> Option<String> {
 /// A map key as a segment: strings escaped as the CLI reads them, integers in decimal.
 fn key_segment(graph: &Graph, key: NodeId) -> String {
     match graph.node(key) {
-        Node::Str(s) => s.replace('~', "~0").replace('/', "~1"),
+        Node::Str(s) => escape_segment(s),
         Node::Int(i) => i.to_string(),
         other => format!("<{} key>", other.kind_name()),
     }

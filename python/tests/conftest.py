@@ -1,11 +1,20 @@
-"""Helpers shared by the tests: editing names inside valid files to make hostile ones."""
+"""Helpers shared by the tests: editing names inside valid files to make hostile ones, and the
+real S3 and HTTP servers the remote tests read from."""
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
 import sys
 import types
 import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
 
 TRAILER_LEN = 32
 
@@ -57,3 +66,28 @@ def placeholder_function(qualified: str):
     function.__name__ = function_name
     setattr(module, function_name, function)
     return function
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The servers' addresses: the test command's, or ones started here and stopped after."""
+    names = ("AMBER_TEST_S3_ENDPOINT", "AMBER_TEST_S3_BUCKET", "AMBER_TEST_HTTP_URL", "AMBER_TEST_HTTP_ROOT")
+    if all(name in os.environ for name in names):
+        yield {name: os.environ[name] for name in names}
+        return
+    state = tmp_path_factory.mktemp("services")
+    script = str(ROOT / "scripts" / "services.py")
+    started = subprocess.run([sys.executable, script, "start", str(state)], capture_output=True, text=True)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
+        os.environ.update({key: value.strip("'") for key, value in exports.items() if key.startswith("AWS_")})
+        yield {name: exports[name].strip("'") for name in names}
+    finally:
+        subprocess.run([sys.executable, script, "stop", str(state)], check=False)
+
+
+@pytest.fixture(scope="session")
+def s3_options(services: dict[str, str]) -> dict[str, object]:
+    return {"aws_endpoint": services["AMBER_TEST_S3_ENDPOINT"], "aws_allow_http": True,
+            "aws_region": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

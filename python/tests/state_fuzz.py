@@ -34,7 +34,7 @@ What counts as a failure, and why:
   refused by the package's validation with its typed error (issue 11, item 3), not by
   whatever a library happens to raise (including plain ``ValueError`` and ``MemoryError``);
 - after a successful load, what a call may raise depends on why the policy trusts the
-  subject's type (``amberfile._policy.validated_type``):
+  subject's type (``amberfile._trust.validated_type``):
 
   - a validated type (trees, forests, boosting, neighbors, SVMs, k-means, sparse formats,
     losses, distance metrics): anything but a ``ValueError`` (which covers scikit-learn's own
@@ -727,6 +727,13 @@ def _smoke_python_int_in_lists(sites: list[Site], pool: Pool) -> list[Mutation]:
     return [Mutation(site.path, "replace", (10**6,))] if site else []
 
 
+def _smoke_hyperparameter_none(name: str) -> Callable[[list[Site], Pool], list[Mutation]]:
+    def build(sites: list[Site], pool: Pool) -> list[Mutation]:
+        site = _first(sites, lambda s: s.kind == "number" and s.last_key == name)
+        return [Mutation(site.path, "replace", (None,))] if site else []
+    return build
+
+
 def _as_numpy_int(site: Site) -> list[Mutation]:
     return [Mutation(site.path, "replace", (np.int64(site.value),))]
 
@@ -753,6 +760,8 @@ SMOKE: list[tuple[str, Callable[[list[Site], Pool], list[Mutation]]]] = [
     ("lil column index 10**6", _smoke_python_int_in_lists),
     ("first 2-d float array transposed", _smoke_first_float("reshape", "transpose")),
     ("first 1-d float array shorter", _smoke_first_float("truncate", 1)),
+    # scikit-learn's constraint allows None (radius searches); a k-search compares it.
+    ("n_neighbors None", _smoke_hyperparameter_none("n_neighbors")),
 ]
 
 
@@ -1089,7 +1098,7 @@ _NEVER_ORDINARY = (MemoryError, SystemError, RecursionError)
 def is_validated_subject(subject: Subject) -> bool:
     """Whether the policy trusts the subject's (outermost) type through validation."""
     from amberfile._names import qualified_name
-    from amberfile._policy import validated_type
+    from amberfile._trust import validated_type
 
     return validated_type(qualified_name(type(subject.obj)))
 
@@ -1116,7 +1125,7 @@ def _call_outcome(error: BaseException, validated: bool) -> str | None:
         return None
     if validated:
         from amberfile._names import qualified_name
-        from amberfile._policy import validated_type
+        from amberfile._trust import validated_type
 
         owner = _raising_object_type(error)
         validated = owner is None or validated_type(qualified_name(owner))

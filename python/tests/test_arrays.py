@@ -264,6 +264,38 @@ def test_lazy_load_needs_a_dict_with_str_keys_and_checks_copied_arrays(tmp_path)
         af.lazy_load(path, mmap_mode="r", verify=True)["a"]
 
 
+def test_mapped_and_lazy_opens_check_the_padding_when_the_array_after_it_is_read(tmp_path):
+    # Spec 9.6: a partial open reads the header, trailer and metadata only; the padding before
+    # an array is checked when that array is handed out, and by verify.
+    arrays = {"a": np.full(8, 0x5A, dtype=np.uint8), "b": np.full(8, 0xA5, dtype=np.uint8)}
+    data = bytearray(af.dumps(arrays))
+    # "first" and "second" in file order, which the writer chooses.
+    first, second = sorted(arrays, key=lambda name: data.find(arrays[name].tobytes()))
+    padding = data.find(arrays[first].tobytes()) + 8 + 20
+    assert data[padding] == 0 and data.find(arrays[second].tobytes()) > padding
+    data[padding] = 0xAA
+    path = tmp_path / "hidden.amber"
+    path.write_bytes(bytes(data))
+
+    def padding_fault(build):
+        with pytest.raises(af.FormatError) as caught:
+            build()
+        assert caught.value.error_class == "NonZeroPadding"
+        assert caught.value.offset == padding
+
+    for mode in (None, "r", "c"):
+        f = af.lazy_load(path, mmap_mode=mode)
+        assert f.keys() == ["a", "b"]
+        same(f[first], arrays[first])
+        padding_fault(lambda: f[second])
+        padding_fault(lambda: f[second])  # and again: a failed check is not remembered as passed
+        padding_fault(f.load)
+    for mode in ("r", "c"):
+        padding_fault(lambda: af.load(path, mmap_mode=mode))  # load builds every array
+    padding_fault(lambda: af.load(path))  # a copying load is a whole-file reader: at open
+    padding_fault(lambda: af.verify(path))
+
+
 def test_big_arrays_are_copied_and_verified_with_the_gil_released(tmp_path):
     import sys
     import threading

@@ -7,6 +7,7 @@ nothing is written under the target name.
 from __future__ import annotations
 
 import copyreg
+import inspect
 import io
 import os
 import pathlib
@@ -22,6 +23,7 @@ import pytest
 
 import amberfile
 from amberfile import DumpError, StateError, UntrustedTypeError
+import fidelity_types as ft
 from hostile_graphs import Graph
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -42,19 +44,9 @@ def write_module(tmp_path, monkeypatch, name, source):
     return __import__(name)
 
 
-SCALED = """
-    class Scaled:
-        def __init__(self, v):
-            self.v = v * 2
-
-        def __reduce__(self):
-            return (rebuild_scaled, (self.v,))
-
-    def rebuild_scaled(v):
-        s = Scaled.__new__(Scaled)
-        s.v = v
-        return s
-"""
+# fidelity_types.Scaled and its factory, written into a module of the test's own so that their
+# qualified names are that module's.
+SCALED = inspect.getsource(ft.Scaled) + "\n\n" + inspect.getsource(ft.rebuild_scaled)
 
 
 def test_factory_is_recorded_by_its_own_name(tmp_path, monkeypatch):

@@ -101,3 +101,15 @@ impl<'a> ByteCursor<'a> {
             .map_err(|e| Error::truncated(offset, format!("{what}: {e}")))
     }
 }
+
+/// The little-endian u32 at the start of `bytes`, which callers take as whole items (0 if
+/// fewer than 4 bytes).
+pub(crate) fn le_u32(bytes: &[u8]) -> u32 {
+    bytes.first_chunk().map_or(0, |b| u32::from_le_bytes(*b))
+}
+
+/// The little-endian u64 at the start of `bytes`, which callers take as whole items (0 if
+/// fewer than 8 bytes).
+pub(crate) fn le_u64(bytes: &[u8]) -> u64 {
+    bytes.first_chunk().map_or(0, |b| u64::from_le_bytes(*b))
+}

@@ -8,8 +8,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::mpsc;
 
-use super::{parse_structure, AlignedBytes, ReadOptions, Reader, Verify};
+use super::{layout, metadata, AlignedBytes, Padding, ReadOptions, Reader, Verify};
 use crate::error::{Error, Result};
+use crate::format::trailer::{METADATA_LENGTH_OFFSET, METADATA_OFFSET_OFFSET};
 use crate::format::{checksum_matches, StoredExtent, HEADER_LEN, TRAILER_LEN};
 
 /// Bytes handed to the hashing thread at a time.
@@ -36,10 +37,11 @@ pub(super) fn open_file(path: &Path, options: ReadOptions) -> Result<Reader<Alig
             },
         );
     };
-    let structure = parse_structure(bytes.as_ref(), &open_options.limits)?;
+    let unwalked = metadata::parse(&bytes, &open_options.limits)?;
     let data = &mut bytes.as_mut_bytes()[HEADER_LEN as usize..metadata_offset];
-    let checks = stream_and_check(&mut file, data, structure.extents())?;
-    let mut reader = Reader::from_structure(bytes, structure, open_options)?;
+    let checks = stream_and_check(&mut file, data, unwalked.extents())?;
+    let metadata = layout::check_layout(unwalked, &bytes)?;
+    let mut reader = Reader::with_metadata(bytes, metadata, open_options, Padding::AtOpen)?;
     reader.apply_checks(checks)?;
     Ok(reader)
 }
@@ -56,7 +58,10 @@ fn read_outline(file: &mut File, buf: &mut [u8]) -> Result<Option<usize>> {
     let trailer_start = len - TRAILER_LEN as usize;
     read_range(file, &mut buf[trailer_start..], trailer_start as u64)?;
     let field = |at: usize| buf[at..at + 8].try_into().map(u64::from_le_bytes).unwrap_or(0);
-    let (offset, length) = (field(trailer_start), field(trailer_start + 8));
+    let (offset, length) = (
+        field(trailer_start + METADATA_OFFSET_OFFSET as usize),
+        field(trailer_start + METADATA_LENGTH_OFFSET as usize),
+    );
     let plausible = offset >= HEADER_LEN && offset.checked_add(length) == Some(trailer_start as u64);
     if !plausible {
         return Ok(None);
@@ -142,14 +147,15 @@ fn hash_extents(chunks: mpsc::Receiver<&[u8]>, extents: &[StoredExtent]) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
 
     use crate::{ArraySpec, Compression, DType, Graph, Node, WriteOptions, Writer};
 
-    /// A file with a raw array spanning three chunks, and a compressed one after it.
-    fn sample(path: &Path) -> (Vec<StoredExtent>, Vec<u8>) {
+    /// A file in `dir` with a raw array spanning three chunks, and a compressed one after it:
+    /// its path, extents and the raw array's bytes.
+    fn sample_in(dir: &tempfile::TempDir) -> (std::path::PathBuf, Vec<StoredExtent>, Vec<u8>) {
+        let path = dir.path().join("sample.amber");
         let big: Vec<u8> = (0..20 << 20).map(|i: u32| (i % 251) as u8).collect();
-        let mut writer = Writer::create(path, WriteOptions::default()).unwrap();
+        let mut writer = Writer::create(&path, WriteOptions::default()).unwrap();
         let a = writer
             .write_array(&ArraySpec::c(DType::UInt8, &[big.len() as u64]), &big)
             .unwrap();
@@ -168,19 +174,18 @@ mod tests {
         let root = graph.add(Node::List(&nodes));
         graph.set_root(root);
         writer.commit(&graph).unwrap();
-        let reader = Reader::open(path, ReadOptions::default()).unwrap();
-        (reader.extents.clone(), big)
+        let reader = Reader::open(&path, ReadOptions::default()).unwrap();
+        (path, reader.metadata.extents.clone(), big)
     }
 
     #[test]
     #[cfg_attr(miri, ignore = "compresses with zstd (C code) and streams 10 MiB")]
     fn open_checks_every_extent_while_streaming() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sample.amber");
-        let (extents, big) = sample(&path);
+        let (path, extents, big) = sample_in(&dir);
         let reader = Reader::open(&path, ReadOptions::default()).unwrap();
         assert_eq!(&*reader.read_bytes(crate::ArrayId(0)).unwrap(), &big[..]);
-        assert!(reader.verified.iter().all(|v| v.load(Ordering::Relaxed)));
+        assert!((0..reader.array_count()).all(|i| reader.verified.is_set(i)));
 
         // One flipped byte in the middle chunk of the raw extent, then in the compressed block.
         for target in [extents[0].offset + (10 << 20), extents[1].offset + 1] {
@@ -201,8 +206,7 @@ mod tests {
     #[cfg_attr(miri, ignore = "writes and reads 20 MiB: hours under Miri")]
     fn from_reader_reads_a_file_larger_than_its_first_buffer() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("sample.amber");
-        let (_, big) = sample(&path);
+        let (path, _, big) = sample_in(&dir);
         let file = std::fs::File::open(&path).unwrap();
         let reader = Reader::from_reader(file, ReadOptions::default()).unwrap();
         assert_eq!(reader.bytes(), &std::fs::read(&path).unwrap()[..]);

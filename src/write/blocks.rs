@@ -6,11 +6,12 @@ use std::io::{Read, Write};
 
 use rayon::prelude::*;
 
-use super::{read_exactly, Source, Writer};
+use super::arrays::{read_exactly, Source};
+use super::Writer;
 use crate::error::{Error, Result};
 use crate::filter::shuffle;
 use crate::format::{crc32, Filter, StoredExtent};
-use crate::read::release_if_large;
+use crate::scratch::release_if_large;
 
 /// How an array's blocks are compressed.
 #[derive(Debug, Clone, Copy)]
@@ -42,14 +43,17 @@ pub(super) fn write_compressed<W: Write, R: Read>(
     filter: Filter,
     itemsize: u64,
 ) -> Result<Vec<StoredExtent>> {
-    let codec = BlockCodec {
-        block_size,
-        level,
-        filter,
-        itemsize: itemsize as usize,
-    };
     let block_count = nbytes.div_ceil(block_size);
-    let mut extents = Vec::with_capacity(usize::try_from(block_count).unwrap_or(0).min(1 << 20));
+    let mut out = BlockWriter {
+        writer,
+        codec: BlockCodec {
+            block_size,
+            level,
+            filter,
+            itemsize: itemsize as usize,
+        },
+        extents: Vec::with_capacity(usize::try_from(block_count).unwrap_or(0).min(1 << 20)),
+    };
     let window_bytes = (block_size * blocks_per_window() as u64).min(nbytes) as usize;
     match source {
         // The in-order pipeline blocks this thread while the pool compresses: never on a
@@ -57,11 +61,11 @@ pub(super) fn write_compressed<W: Write, R: Read>(
         Source::Slice(bytes)
             if bytes.len() as u64 > block_size && rayon::current_thread_index().is_none() =>
         {
-            compress_in_order(writer, bytes, codec, &mut extents)?;
+            out.compress_in_order(bytes)?;
         }
         Source::Slice(bytes) => {
             for window in bytes.chunks(window_bytes.max(1)) {
-                compress_window(writer, window, codec, &mut extents)?;
+                out.compress_window(window)?;
             }
         }
         Source::Reader(reader) => {
@@ -69,99 +73,96 @@ pub(super) fn write_compressed<W: Write, R: Read>(
             let mut remaining = nbytes;
             while remaining > 0 {
                 let n = remaining.min(window.len() as u64) as usize;
-                read_exactly(reader, &mut window[..n], writer.position())?;
-                compress_window(writer, &window[..n], codec, &mut extents)?;
+                read_exactly(reader, &mut window[..n], out.writer.position())?;
+                out.compress_window(&window[..n])?;
                 remaining -= n as u64;
             }
         }
     }
-    Ok(extents)
+    Ok(out.extents)
 }
 
-/// Compresses the blocks of an array in memory on the thread pool while this thread writes
-/// the finished ones in order: no core waits for a round of blocks to finish, and at most
-/// [`blocks_per_window`] compressed blocks are held at a time.
-fn compress_in_order<W: Write>(
-    writer: &mut Writer<W>,
-    bytes: &[u8],
+/// Where an array's compressed blocks go: the file, and the extent list that records them.
+struct BlockWriter<'w, W: Write> {
+    writer: &'w mut Writer<W>,
     codec: BlockCodec,
-    extents: &mut Vec<StoredExtent>,
-) -> Result<()> {
-    let blocks: Vec<&[u8]> = bytes.chunks(codec.block_size as usize).collect();
-    let in_flight = blocks_per_window();
-    let (done, finished) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
-    rayon::in_place_scope(|scope| {
-        let spawn = |index: usize| {
-            let (block, done) = (blocks[index], done.clone());
-            scope.spawn(move |_| {
-                // Every job answers, even one that panics, so the writer never waits forever.
-                let frame = std::panic::catch_unwind(|| codec.compress(block))
-                    .unwrap_or_else(|_| Err(std::io::Error::other("block compression panicked")));
-                // The receiver outlives the scope, so this send cannot fail.
-                let _ = done.send((index, frame));
-            });
-        };
-        (0..in_flight.min(blocks.len())).for_each(spawn);
-        let mut ready: std::collections::BTreeMap<usize, std::io::Result<Vec<u8>>> = Default::default();
-        for next in 0..blocks.len() {
-            let frame = loop {
-                if let Some(frame) = ready.remove(&next) {
-                    break frame;
-                }
-                let (index, frame) = finished.recv().map_err(|_| {
-                    Error::io(
-                        writer.position(),
-                        std::io::Error::other("a compression job vanished"),
-                    )
-                })?;
-                ready.insert(index, frame);
+    extents: Vec<StoredExtent>,
+}
+
+impl<W: Write> BlockWriter<'_, W> {
+    /// Compresses the blocks of an array in memory on the thread pool while this thread writes
+    /// the finished ones in order: no core waits for a round of blocks to finish, and at most
+    /// [`blocks_per_window`] compressed blocks are held at a time.
+    fn compress_in_order(&mut self, bytes: &[u8]) -> Result<()> {
+        let codec = self.codec;
+        let blocks: Vec<&[u8]> = bytes.chunks(codec.block_size as usize).collect();
+        let in_flight = blocks_per_window();
+        let (done, finished) = std::sync::mpsc::channel::<(usize, std::io::Result<Vec<u8>>)>();
+        rayon::in_place_scope(|scope| {
+            let spawn = |index: usize| {
+                let (block, done) = (blocks[index], done.clone());
+                scope.spawn(move |_| {
+                    // Every job answers, even one that panics, so the writer never waits forever.
+                    let frame = std::panic::catch_unwind(|| codec.compress(block))
+                        .unwrap_or_else(|_| Err(std::io::Error::other("block compression panicked")));
+                    // The receiver outlives the scope, so this send cannot fail.
+                    let _ = done.send((index, frame));
+                });
             };
-            let frame = frame.map_err(|e| Error::io(writer.position(), e))?;
-            if next + in_flight < blocks.len() {
-                spawn(next + in_flight);
+            (0..in_flight.min(blocks.len())).for_each(spawn);
+            let mut ready: std::collections::BTreeMap<usize, std::io::Result<Vec<u8>>> = Default::default();
+            for next in 0..blocks.len() {
+                let frame = loop {
+                    if let Some(frame) = ready.remove(&next) {
+                        break frame;
+                    }
+                    let (index, frame) = finished.recv().map_err(|_| {
+                        Error::io(
+                            self.writer.position(),
+                            std::io::Error::other("a compression job vanished"),
+                        )
+                    })?;
+                    ready.insert(index, frame);
+                };
+                let frame = frame.map_err(|e| Error::io(self.writer.position(), e))?;
+                if next + in_flight < blocks.len() {
+                    spawn(next + in_flight);
+                }
+                self.write_frame(&frame)?;
             }
-            write_frame(writer, &frame, extents)?;
+            Ok(())
+        })
+    }
+
+    /// Appends one compressed block and its extent (offset, length, CRC).
+    fn write_frame(&mut self, frame: &[u8]) -> Result<()> {
+        self.extents.push(StoredExtent {
+            offset: self.writer.position(),
+            stored_length: frame.len() as u64,
+            crc32: crc32(frame),
+        });
+        self.writer.put(frame)
+    }
+
+    /// Compresses the blocks of one window in parallel, then writes them in order.
+    fn compress_window(&mut self, window: &[u8]) -> Result<()> {
+        let codec = self.codec;
+        let size = codec.block_size as usize;
+        let compressed: std::io::Result<Vec<Vec<u8>>> = if window.len() <= size {
+            // One block: the thread pool would only add a hand-off.
+            window.chunks(size).map(|block| codec.compress(block)).collect()
+        } else {
+            window
+                .par_chunks(size)
+                .map(|block| codec.compress(block))
+                .collect()
+        };
+        let compressed = compressed.map_err(|e| Error::io(self.writer.position(), e))?;
+        for frame in compressed {
+            self.write_frame(&frame)?;
         }
         Ok(())
-    })
-}
-
-/// Appends one compressed block and its extent (offset, length, CRC).
-fn write_frame<W: Write>(
-    writer: &mut Writer<W>,
-    frame: &[u8],
-    extents: &mut Vec<StoredExtent>,
-) -> Result<()> {
-    extents.push(StoredExtent {
-        offset: writer.position(),
-        stored_length: frame.len() as u64,
-        crc32: crc32(frame),
-    });
-    writer.put(frame)
-}
-
-/// Compresses the blocks of one window in parallel, then writes them in order.
-fn compress_window<W: Write>(
-    writer: &mut Writer<W>,
-    window: &[u8],
-    codec: BlockCodec,
-    extents: &mut Vec<StoredExtent>,
-) -> Result<()> {
-    let size = codec.block_size as usize;
-    let compressed: std::io::Result<Vec<Vec<u8>>> = if window.len() <= size {
-        // One block: the thread pool would only add a hand-off.
-        window.chunks(size).map(|block| codec.compress(block)).collect()
-    } else {
-        window
-            .par_chunks(size)
-            .map(|block| codec.compress(block))
-            .collect()
-    };
-    let compressed = compressed.map_err(|e| Error::io(writer.position(), e))?;
-    for frame in compressed {
-        write_frame(writer, &frame, extents)?;
     }
-    Ok(())
 }
 
 /// Per-thread state reused from block to block: a zstd context, whose tables take longer to

@@ -103,14 +103,7 @@ impl Failure {
 }
 
 /// `a list`, `an object`: a kind name with its article, for messages.
-pub fn with_article(kind: &str) -> String {
-    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {kind}")
-}
+pub use amberfile::graph::path::article_before as with_article;
 
 /// Makes any panic (a bug) print one line and exit 2, never a Rust backtrace.
 pub fn install_panic_hook() {

@@ -1,13 +1,14 @@
-//! Files: opening Amber files, writing outputs atomically, and progress bars for big jobs.
+//! Files: opening Amber files (local paths, or URLs through `amberfile::remote`), writing
+//! outputs atomically (or uploading them), and progress bars for big jobs.
 
-use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use amberfile::remote::{self, RemoteReader, RemoteUpload};
+use amberfile::write::AtomicFile;
 use amberfile::{ReadOptions, Reader};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use memmap2::Mmap;
-use tempfile::NamedTempFile;
 
 use crate::failure::Failure;
 
@@ -16,6 +17,121 @@ const PROGRESS_THRESHOLD: u64 = 100 << 20;
 
 /// Pieces in which in-memory bytes are written, so progress moves during a huge raw array.
 pub const WRITE_PIECE: usize = 8 << 20;
+
+/// Options for the object store of a URL given where a file is expected.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StoreArgs {
+    /// An option for the store of a URL argument (s3://, gs://, az://, http(s)://, file://),
+    /// e.g. aws_endpoint=http://127.0.0.1:9000 or aws_allow_http=true; repeatable. Credentials
+    /// not given are read from the environment (AWS_*, GOOGLE_*, AZURE_*).
+    #[arg(long = "store-option", value_name = "KEY=VALUE", global = true)]
+    pub store_options: Vec<String>,
+}
+
+impl StoreArgs {
+    pub fn pairs(&self) -> Result<Vec<(String, String)>, Failure> {
+        self.store_options
+            .iter()
+            .map(|option| match option.split_once('=') {
+                Some((key, value)) => Ok((key.to_owned(), value.to_owned())),
+                None => Err(Failure::Usage(format!(
+                    "--store-option {option}: expected KEY=VALUE"
+                ))),
+            })
+            .collect()
+    }
+}
+
+/// The URL `path` names, if it is one rather than a local path.
+pub fn url_of(path: &Path) -> Option<&str> {
+    path.to_str().filter(|text| remote::is_url(text))
+}
+
+/// An Amber input: a mapped local file, or a remote object read by ranges.
+pub enum Input {
+    Local(Reader<Mmap>),
+    Remote(RemoteReader),
+}
+
+/// Runs `$body` with `$reader` bound to the input's `Reader`, whichever its source.
+macro_rules! with_reader {
+    ($input:expr, |$reader:ident| $body:expr) => {
+        match $input {
+            $crate::files::Input::Local($reader) => $body,
+            $crate::files::Input::Remote(remote) => {
+                let $reader = remote.reader();
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_reader;
+
+/// Opens `$path` (see [`open_input`]) and runs `$body` with `$reader` bound to its `Reader`.
+macro_rules! on_input {
+    ($path:expr, $store:expr, |$reader:ident| $body:expr) => {{
+        let opened = $crate::files::open_input($path, $store)?;
+        $crate::files::with_reader!(&opened, |$reader| $body)
+    }};
+}
+pub(crate) use on_input;
+
+/// Opens `path`: a URL as a remote partial reader (the header, trailer and metadata only), a
+/// local path as [`open_amber`] does.
+pub fn open_input(path: &Path, store: &StoreArgs) -> Result<Input, Failure> {
+    match url_of(path) {
+        Some(url) => remote::open_url(url, store.pairs()?, ReadOptions::default())
+            .map(Input::Remote)
+            .map_err(|e| Failure::amber(path, e)),
+        None => open_amber(path).map(Input::Local),
+    }
+}
+
+/// Where an Amber output goes: a local file renamed into place, or an upload completed at the
+/// end; either way nothing appears under the name unless the whole file was written.
+pub enum Output {
+    Local(amberfile::PendingFile),
+    Remote(RemoteUpload),
+}
+
+impl io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Local(file) => file.write(buf),
+            Output::Remote(upload) => upload.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Local(file) => file.flush(),
+            Output::Remote(upload) => upload.flush(),
+        }
+    }
+}
+
+impl Output {
+    /// Starts writing `target`, a local path or a URL.
+    pub fn create(
+        target: &Path,
+        store: &StoreArgs,
+        options: amberfile::WriteOptions,
+    ) -> Result<amberfile::Writer<Output>, Failure> {
+        let failed = |e: amberfile::Error| Failure::Io(format!("{}: {e}", target.display()));
+        let output = match url_of(target) {
+            Some(url) => Output::Remote(remote::create_url(url, store.pairs()?).map_err(failed)?),
+            None => Output::Local(amberfile::PendingFile::create(target, &options).map_err(failed)?),
+        };
+        amberfile::Writer::new(output, options).map_err(failed)
+    }
+
+    /// Moves the file into place, or completes the upload.
+    pub fn commit(self) -> amberfile::Result<()> {
+        match self {
+            Output::Local(file) => file.commit(),
+            Output::Remote(upload) => upload.finish(),
+        }
+    }
+}
 
 /// Opens and validates an Amber file by mapping it, so arrays of any size are read without
 /// copying the file into memory. Array CRCs are checked when each array is first read.
@@ -53,7 +169,7 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
 /// Writes array `id`'s logical bytes to `sink` in pieces of [`WRITE_PIECE`], advancing `bar`.
 /// `files` are the Amber file (named in errors about its content) and the output (named in
 /// I/O errors).
-pub fn stream_array<S: AsRef<[u8]>>(
+pub fn stream_array<S: amberfile::ByteSource>(
     reader: &Reader<S>,
     id: amberfile::ArrayId,
     sink: &mut impl io::Write,
@@ -92,45 +208,15 @@ impl<R: Read> Read for ProgressRead<'_, R> {
     }
 }
 
-/// An output file written under a temporary name in the target's directory and renamed into
-/// place by [`AtomicOutput::commit`], so a failure never leaves a partial file behind.
-pub struct AtomicOutput {
-    pub file: NamedTempFile,
-    target: PathBuf,
+/// Starts an output file: written under a temporary name in `target`'s directory and renamed
+/// into place by [`commit_output`], so a failure never leaves a partial file behind.
+pub fn create_output(target: &Path) -> Result<AtomicFile, Failure> {
+    AtomicFile::create(target).map_err(|e| Failure::io(target, e))
 }
 
-impl AtomicOutput {
-    pub fn create(target: &Path) -> Result<Self, Failure> {
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".amber-").suffix(".tmp");
-        // The output gets a new file's usual mode (0666 less the umask), not a temp file's 0600.
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let file = builder.tempfile_in(dir).map_err(|e| Failure::io(target, e))?;
-        Ok(AtomicOutput {
-            file,
-            target: target.to_path_buf(),
-        })
-    }
-
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
-    /// A handle for writing (the temporary file itself).
-    pub fn handle(&self) -> &File {
-        self.file.as_file()
-    }
-
-    pub fn commit(self) -> Result<(), Failure> {
-        let target = self.target;
-        self.file
-            .persist(&target)
-            .map(drop)
-            .map_err(|e| Failure::io(&target, e.error))
-    }
+/// Renames a finished output into place. The tool does not fsync: a crash before the data
+/// reaches the disk leaves the old file or the new one, as a plain `cp` would.
+pub fn commit_output(output: AtomicFile) -> Result<(), Failure> {
+    let target = output.target().to_path_buf();
+    output.commit(false).map_err(|e| Failure::io(&target, e))
 }

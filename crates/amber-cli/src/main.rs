@@ -36,6 +36,8 @@ use commands::{convert, extract, inspect, render, verify, EXIT_STATUS_HELP};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    store: files::StoreArgs,
 }
 
 #[derive(Subcommand)]
@@ -67,7 +69,7 @@ enum Command {
 
 #[derive(Args)]
 struct FileArg {
-    /// The Amber file.
+    /// The Amber file: a path, or a URL (s3://, gs://, az://, http(s)://, file://).
     file: PathBuf,
 }
 
@@ -75,11 +77,11 @@ fn main() -> ExitCode {
     failure::install_panic_hook();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect(args) => inspect::run(&args),
-        Command::Verify(args) => verify::run(&args),
-        Command::Render(FileArg { file }) => render::run(&file),
-        Command::Extract(args) => extract::run(&args),
-        Command::Convert(args) => convert::run(&args),
+        Command::Inspect(args) => inspect::run(&args, &cli.store),
+        Command::Verify(args) => verify::run(&args, &cli.store),
+        Command::Render(FileArg { file }) => render::run(&file, &cli.store),
+        Command::Extract(args) => extract::run(&args, &cli.store),
+        Command::Convert(args) => convert::run(&args, &cli.store),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use amber_test_support::fixtures::object_with_state;
+use amber_test_support::sklearn_node_dtype;
 use amberfile::{
     render, ArrayId, ArraySpec, Compression, DType, Field, Graph, Node, Order, ReadOptions, Reader,
     WriteOptions, Writer,
@@ -16,27 +18,18 @@ fn amber() -> Command {
     Command::cargo_bin("amber").expect("the amber binary of this package")
 }
 
-/// sklearn's tree node record: 8 fields, itemsize 64 with 7 bytes of trailing padding.
-fn node_dtype() -> DType {
-    let field = |name: &str, offset: u32, dtype: DType| Field {
-        name: name.into(),
-        offset,
-        dtype,
-        shape: vec![],
-    };
-    DType::record(
-        64,
-        vec![
-            field("left_child", 0, DType::Int64),
-            field("right_child", 8, DType::Int64),
-            field("feature", 16, DType::Int64),
-            field("threshold", 24, DType::Float64),
-            field("impurity", 32, DType::Float64),
-            field("n_node_samples", 40, DType::Int64),
-            field("weighted_n_node_samples", 48, DType::Float64),
-            field("missing_go_to_left", 56, DType::UInt8),
-        ],
-    )
+/// `amber extract FILE PATH -o OUT`.
+fn extract(file: &Path, path: &str, out: &Path) -> Command {
+    let mut command = amber();
+    command.arg("extract").arg(file).arg(path).arg("-o").arg(out);
+    command
+}
+
+/// `amber convert FROM TO`.
+fn convert(from: &Path, to: &Path) -> Command {
+    let mut command = amber();
+    command.arg("convert").arg(from).arg(to);
+    command
 }
 
 const NODE_DESCR: &str = "[('left_child', '<i8'), ('right_child', '<i8'), ('feature', '<i8'), \
@@ -84,7 +77,7 @@ fn write_model(path: &Path) -> [ArrayId; 4] {
         )
         .unwrap();
     let nodes = writer
-        .write_array(&ArraySpec::c(node_dtype(), &[3]), &s.nodes)
+        .write_array(&ArraySpec::c(sklearn_node_dtype(), &[3]), &s.nodes)
         .unwrap();
     let fortran_spec = ArraySpec {
         dtype: DType::UInt16,
@@ -121,13 +114,7 @@ fn write_model(path: &Path) -> [ArrayId; 4] {
         ("fortran", g.add(Node::Array(fortran))),
         ("n_estimators", g.add(Node::Int(5))),
     ];
-    let entries: Vec<[amberfile::NodeId; 2]> = pairs.iter().map(|(k, v)| [g.add(Node::Str(k)), *v]).collect();
-    let state = g.add(Node::Map(&entries));
-    let root = g.add(Node::Object {
-        type_name: "sklearn.ensemble.RandomForestClassifier",
-        args: None,
-        state: Some(state),
-    });
+    let root = object_with_state(&mut g, "sklearn.ensemble.RandomForestClassifier", &pairs);
     g.set_root(root);
     std::fs::write(path, writer.finish(&g).unwrap()).unwrap();
     [raw, packed, nodes, fortran]
@@ -157,6 +144,14 @@ fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
+/// A temporary folder holding [`write_model`]'s file as `forest.amber`, and that file's path.
+fn model_in_temp_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = temp_dir();
+    let file = dir.path().join("forest.amber");
+    write_model(&file);
+    (dir, file)
+}
+
 /// The header dict text and the data of a .npy file.
 fn split_npy(bytes: &[u8]) -> (String, &[u8]) {
     assert_eq!(&bytes[..6], b"\x93NUMPY");
@@ -166,6 +161,13 @@ fn split_npy(bytes: &[u8]) -> (String, &[u8]) {
         String::from_utf8(bytes[10..10 + len].to_vec()).unwrap(),
         &bytes[10 + len..],
     )
+}
+
+/// Asserts that `text` contains each of `needles`, showing the whole text when one is missing.
+fn assert_contains_all(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
 }
 
 fn stdout_of(assert: &assert_cmd::assert::Assert) -> String {
@@ -178,33 +180,24 @@ fn stderr_of(assert: &assert_cmd::assert::Assert) -> String {
 
 #[test]
 fn inspect_shows_header_tree_collapsed_siblings_and_totals() {
-    let dir = temp_dir();
-    let file = dir.path().join("forest.amber");
-    write_model(&file);
+    let (_dir, file) = model_in_temp_dir();
     let assert = amber().arg("inspect").arg(&file).assert().success();
     let text = stdout_of(&assert);
-    assert!(text.contains("Amber 1.0, alignment 64"), "{text}");
-    assert!(
-        text.contains("object sklearn.ensemble.RandomForestClassifier"),
-        "{text}"
+    assert_contains_all(
+        &text,
+        &[
+            "Amber 1.0, alignment 64",
+            "object sklearn.ensemble.RandomForestClassifier",
+            "\"estimators_\": list (5 items)",
+            "record[8 fields, itemsize 64] shape [3] order C raw 192 B",
+            "int32 shape [4000] order C zstd+shuffle 15.62 KiB →",
+            "uint16 shape [2, 3] order F raw",
+            // The first tree is shown, the other four collapse into one line.
+            "… 4 more object sklearn.tree.DecisionTreeClassifier ([1..4]",
+            "(shared: node #",
+            "Totals: 4 arrays",
+        ],
     );
-    assert!(text.contains("\"estimators_\": list (5 items)"), "{text}");
-    assert!(
-        text.contains("record[8 fields, itemsize 64] shape [3] order C raw 192 B"),
-        "{text}"
-    );
-    assert!(
-        text.contains("int32 shape [4000] order C zstd+shuffle 15.62 KiB →"),
-        "{text}"
-    );
-    assert!(text.contains("uint16 shape [2, 3] order F raw"), "{text}");
-    // The first tree is shown, the other four collapse into one line.
-    assert!(
-        text.contains("… 4 more object sklearn.tree.DecisionTreeClassifier ([1..4]"),
-        "{text}"
-    );
-    assert!(text.contains("(shared: node #"), "{text}");
-    assert!(text.contains("Totals: 4 arrays"), "{text}");
     // --all expands every sibling; each later tree refers back to the first one's Tree.
     let all = stdout_of(&amber().args(["inspect", "--all"]).arg(&file).assert().success());
     assert_eq!(
@@ -228,9 +221,7 @@ fn inspect_shows_header_tree_collapsed_siblings_and_totals() {
 
 #[test]
 fn inspect_json_is_machine_readable() {
-    let dir = temp_dir();
-    let file = dir.path().join("forest.amber");
-    write_model(&file);
+    let (_dir, file) = model_in_temp_dir();
     let assert = amber().args(["inspect", "--json"]).arg(&file).assert().success();
     let doc: Json = serde_json::from_str(&stdout_of(&assert)).expect("inspect --json prints JSON");
     assert_eq!(doc["version"], "1.0");
@@ -251,9 +242,7 @@ fn inspect_json_is_machine_readable() {
 
 #[test]
 fn verify_accepts_a_good_file_and_names_the_class_of_a_corrupted_one() {
-    let dir = temp_dir();
-    let file = dir.path().join("forest.amber");
-    write_model(&file);
+    let (dir, file) = model_in_temp_dir();
     let ok = amber().arg("verify").arg(&file).assert().code(0);
     assert!(stdout_of(&ok).contains("OK: "));
 
@@ -277,9 +266,7 @@ fn verify_accepts_a_good_file_and_names_the_class_of_a_corrupted_one() {
 
 #[test]
 fn render_is_the_librarys_canonical_json() {
-    let dir = temp_dir();
-    let file = dir.path().join("forest.amber");
-    write_model(&file);
+    let (_dir, file) = model_in_temp_dir();
     let bytes = std::fs::read(&file).unwrap();
     let reader = Reader::from_bytes(&bytes, ReadOptions::default()).unwrap();
     let expected = render::canonical_json_string(&reader).unwrap();
@@ -293,9 +280,7 @@ fn render_is_the_librarys_canonical_json() {
 
 #[test]
 fn extract_writes_npy_for_raw_compressed_record_and_fortran_arrays() {
-    let dir = temp_dir();
-    let file = dir.path().join("forest.amber");
-    write_model(&file);
+    let (dir, file) = model_in_temp_dir();
     let s = sample_bytes();
     let cases: [(&str, String, &[u8]); 4] = [
         (
@@ -321,14 +306,7 @@ fn extract_writes_npy_for_raw_compressed_record_and_fortran_arrays() {
     ];
     for (path, dict, data) in cases {
         let out = dir.path().join("out.npy");
-        amber()
-            .arg("extract")
-            .arg(&file)
-            .arg(path)
-            .arg("-o")
-            .arg(&out)
-            .assert()
-            .success();
+        extract(&file, path, &out).assert().success();
         let written = std::fs::read(&out).unwrap();
         let (header, body) = split_npy(&written);
         assert!(header.starts_with(&dict), "{path}: {header}");
@@ -339,19 +317,9 @@ fn extract_writes_npy_for_raw_compressed_record_and_fortran_arrays() {
 
 #[test]
 fn extract_explains_bad_paths_and_unrepresentable_dtypes() {
-    let dir = temp_dir();
-    let file = dir.path().join("forest.amber");
-    write_model(&file);
+    let (dir, file) = model_in_temp_dir();
     let out = dir.path().join("out.npy");
-    let run = |path: &str| {
-        amber()
-            .arg("extract")
-            .arg(&file)
-            .arg(path)
-            .arg("-o")
-            .arg(&out)
-            .assert()
-    };
+    let run = |path: &str| extract(&file, path, &out).assert();
     let missing = run("estimators_/9/tree_/nodes").code(2);
     assert!(stderr_of(&missing).contains("index 9 is past the end of a list of 5 items"));
     let no_key = run("estimators_/0/tree_/leaves").code(2);
@@ -385,14 +353,7 @@ fn extract_explains_bad_paths_and_unrepresentable_dtypes() {
     let root = g.add(Node::Array(id));
     g.set_root(root);
     std::fs::write(&bf16, writer.finish(&g).unwrap()).unwrap();
-    let refused = amber()
-        .arg("extract")
-        .arg(&bf16)
-        .arg("")
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(1);
+    let refused = extract(&bf16, "", &out).assert().code(1);
     assert!(stderr_of(&refused).contains("bfloat16 has no numpy equivalent"));
 }
 
@@ -475,16 +436,8 @@ fn convert_round_trips_through_npz_and_safetensors() {
         ] {
             let middle: PathBuf = dir.path().join(middle);
             let back = dir.path().join("back.amber");
-            amber()
-                .arg("convert")
-                .arg(&original)
-                .arg(&middle)
-                .assert()
-                .success();
-            amber()
-                .arg("convert")
-                .arg(&middle)
-                .arg(&back)
+            convert(&original, &middle).assert().success();
+            convert(&middle, &back)
                 .args(&options)
                 .args(["--alignment", "4096"])
                 .assert()
@@ -499,7 +452,7 @@ fn convert_round_trips_through_npz_and_safetensors() {
             let again = dir
                 .path()
                 .join(format!("again.{}", middle.extension().unwrap().to_str().unwrap()));
-            amber().arg("convert").arg(&back).arg(&again).assert().success();
+            convert(&back, &again).assert().success();
             assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&middle).unwrap());
         }
     }
@@ -507,11 +460,9 @@ fn convert_round_trips_through_npz_and_safetensors() {
 
 #[test]
 fn convert_names_what_cannot_be_represented() {
-    let dir = temp_dir();
-    let file = dir.path().join("forest.amber");
-    write_model(&file);
+    let (dir, file) = model_in_temp_dir();
     let out = dir.path().join("out.npz");
-    let refused = amber().arg("convert").arg(&file).arg(&out).assert().code(1);
+    let refused = convert(&file, &out).assert().code(1);
     assert!(
         stderr_of(&refused).contains("the graph's root is an object"),
         "{}",
@@ -533,10 +484,7 @@ fn convert_names_what_cannot_be_represented() {
     g.set_root(root);
     let fortran = dir.path().join("fortran.amber");
     std::fs::write(&fortran, writer.finish(&g).unwrap()).unwrap();
-    let refused = amber()
-        .arg("convert")
-        .arg(&fortran)
-        .arg(dir.path().join("m.safetensors"))
+    let refused = convert(&fortran, &dir.path().join("m.safetensors"))
         .assert()
         .code(1);
     assert!(stderr_of(&refused).contains("array 'm' is in Fortran order"));
@@ -546,12 +494,7 @@ fn convert_names_what_cannot_be_represented() {
     let mut bytes = b"\x93NUMPY\x01\x00\x20\x00{'descr': '<f8', 'shape': (-1,)".to_vec();
     bytes.resize(42, b' ');
     std::fs::write(&hostile, bytes).unwrap();
-    let refused = amber()
-        .arg("convert")
-        .arg(&hostile)
-        .arg(dir.path().join("h.amber"))
-        .assert()
-        .code(1);
+    let refused = convert(&hostile, &dir.path().join("h.amber")).assert().code(1);
     assert!(stderr_of(&refused).contains("hostile.npy"));
 }
 
@@ -636,14 +579,7 @@ fn extract_refuses_a_huge_npy_header_and_leaves_no_temporary_file() {
     writer.commit(&graph).unwrap();
 
     let out = dir.path().join("wide.npy");
-    let failed = amber()
-        .arg("extract")
-        .arg(&file)
-        .arg("")
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .code(1);
+    let failed = extract(&file, "", &out).assert().code(1);
     assert_eq!(stdout_of(&failed).lines().next(), Some("LimitExceeded"));
     assert!(
         stderr_of(&failed).contains(".npy header would take"),

@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 
-ORDERS = ("<", ">", "|")
+from ._native import MAX_SUBARRAY_DIMS, MAX_SUBARRAY_ITEM_BYTES
 
-# A sub-array dtype's item, bounded like an array's (the format's 2**31-byte record limit).
-MAX_ITEMSIZE = 2**31
-MAX_SUBARRAY_DIMS = 32
+ORDERS = ("<", ">", "|")
 
 
 def _orders(dtype: np.dtype) -> Any:
@@ -77,13 +75,13 @@ def exact_dtype(stored: Any, orders: Any, shape: Any, metadata: Any) -> np.dtype
     dtype = _with_orders(stored.dtype, orders)
     if shape is not None:
         if type(shape) is not tuple or not 0 < len(shape) <= MAX_SUBARRAY_DIMS:
-            raise TypeError("a sub-array shape must be a tuple of 1 to 32 sizes")
+            raise TypeError(f"a sub-array shape must be a tuple of 1 to {MAX_SUBARRAY_DIMS} sizes")
         size = dtype.itemsize
         for dim in shape:
             if type(dim) is not int or dim < 0:
                 raise TypeError("a sub-array shape must hold sizes")
             size *= dim
-            if size > MAX_ITEMSIZE:
+            if size > MAX_SUBARRAY_ITEM_BYTES:
                 raise ValueError("a sub-array dtype's item is too large")
         dtype = np.dtype((dtype, shape))
     if metadata is not None:

@@ -12,13 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ._native import NEWOBJ, NEWOBJ_EX, RECONSTRUCTOR
+
 _GLOBAL_TYPES = (type, types.FunctionType, types.BuiltinFunctionType, np.ufunc)
-
-#: The reconstructors of pickle's protocol, recorded by their own names.
-NEWOBJ = "copyreg.__newobj__"
-NEWOBJ_EX = "copyreg.__newobj_ex__"
-RECONSTRUCTOR = "copyreg._reconstructor"
-
 
 def is_global(obj: Any) -> bool:
     """True for objects recorded by name: classes, module-level functions, ufuncs."""
@@ -98,14 +94,14 @@ def reduce_value(obj: Any) -> str | Reduced:
     elif function is copyreg.__newobj_ex__:
         name = NEWOBJ_EX
         if len(args) != 3 or not isinstance(args[1], tuple) or type(args[2]) is not dict:
-            raise TypeError("copyreg.__newobj_ex__ needs (class, args tuple, kwargs dict)")
+            raise TypeError(f"{NEWOBJ_EX} needs (class, args tuple, kwargs dict)")
         _require_class(args)
         if not all(type(key) is str for key in args[2]):
             raise TypeError("keyword arguments to __new__ must have str names")
     elif function is copyreg._reconstructor:
         name = RECONSTRUCTOR
         if len(args) != 3 or not all(isinstance(c, type) for c in args[:2]) or not issubclass(args[0], args[1]):
-            raise TypeError("copyreg._reconstructor needs (class, base class, base state)")
+            raise TypeError(f"{RECONSTRUCTOR} needs (class, base class, base state)")
     else:
         name = qualified_name(function)
     return name, args, state, _items(list_items), _pairs(dict_items)
@@ -115,7 +111,7 @@ def _require_class(args: tuple[Any, ...]) -> None:
     # pickle also insists on the object's own class; the file says which class is made, so
     # another (a hostile file's stand-in in the tests) is recorded as exactly as any.
     if not args or not isinstance(args[0], type):
-        raise TypeError("copyreg.__newobj__'s first argument is not a class")
+        raise TypeError(f"{NEWOBJ}'s first argument is not a class")
 
 
 def _items(items: Any) -> list[Any] | None:
@@ -129,9 +125,6 @@ def _pairs(items: Any) -> list[tuple[Any, Any]] | None:
     if not all(isinstance(pair, tuple) and len(pair) == 2 for pair in pairs):
         raise TypeError("the dict items of its reduce value are not (key, value) pairs")
     return pairs
-
-
-MASKED_ARRAY = "numpy.ma.core.MaskedArray"
 
 
 def masked_array_args(array: np.ma.MaskedArray) -> tuple[Any, ...]:

@@ -99,6 +99,19 @@ def _require_fitted(estimator: Any, attributes: dict, owner: str, names: tuple[s
         raise ValueError(f"a fitted {owner} lacks {', '.join(sorted(required - attributes.keys()))}")
 
 
+def _fitted_model(model: Any, names: tuple[str, ...], classifier_names: tuple[str, ...]) -> tuple[dict, str, bool] | None:
+    """A fitted model's attributes, type name and whether it is a classifier, once it has the
+    fitted attributes ``names`` (and ``classifier_names`` if a classifier) and its constructor
+    parameters; None for an unfitted model, which scikit-learn refuses to use."""
+    attributes = _attributes(model)
+    if not _fitted(attributes):
+        return None
+    owner = type(model).__name__
+    classifier = isinstance(model, _sklearn().ClassifierMixin)
+    _require_fitted(model, attributes, owner, names + (classifier_names if classifier else ()))
+    return attributes, owner, classifier
+
+
 def number(value: Any, what: str) -> float:
     """``value`` checked to be a real number (not a bool, string or array)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -195,14 +208,11 @@ def _tree_estimator(estimator: Any) -> None:
     """A DecisionTree/ExtraTree: its Tree indexes input columns up to its own n_features,
     while the estimator checks input width against n_features_in_ (and ensembles skip even
     that). Output and class counts must be the tree's too."""
-    attributes = _attributes(estimator)
-    if not _fitted(attributes):
+    fitted = _fitted_model(estimator, ("tree_", "n_features_in_", "n_outputs_"), ("classes_", "n_classes_"))
+    if fitted is None:
         return
-    owner = type(estimator).__name__
+    attributes, owner, classifier = fitted
     sk = _sklearn()
-    classifier = isinstance(estimator, sk.ClassifierMixin)
-    _require_fitted(estimator, attributes, owner, ("tree_", "n_features_in_", "n_outputs_")
-                    + (("classes_", "n_classes_") if classifier else ()))
     tree = attributes["tree_"]
     if type(tree) is not sk.Tree:
         raise TypeError("a decision tree's tree_ must be a Tree")
@@ -243,15 +253,12 @@ def _forest(forest: Any, bagging: bool = False) -> list | None:
     """Forests predict with ``check_input=False``: each tree must be exactly as wide as the
     forest, or, with feature subsets (IsolationForest, bagging), as its subset; a classifier
     adds its trees' probabilities into arrays of its own class counts."""
-    attributes = _attributes(forest)
-    if not _fitted(attributes):
-        return
-    owner = type(forest).__name__
-    classifier = isinstance(forest, _sklearn().ClassifierMixin)
     # estimator: the template whose tags predict asks for.
-    _require_fitted(forest, attributes, owner, ("estimators_", "n_features_in_", "estimator")
-                    + (() if bagging else ("n_outputs_",))
-                    + (("classes_", "n_classes_") if classifier else ()))
+    fitted = _fitted_model(forest, ("estimators_", "n_features_in_", "estimator") + (() if bagging else ("n_outputs_",)),
+                           ("classes_", "n_classes_"))
+    if fitted is None:
+        return
+    attributes, owner, classifier = fitted
     forest._validate_params()  # n_jobs, verbose... by scikit-learn's own constraints
     members = attributes["estimators_"]
     if not isinstance(members, list) or not members:
@@ -289,13 +296,10 @@ def _gradient_boosting(model: Any) -> None:
     """``predict_stages`` (Cython) walks ``estimators_[i, k].tree_`` over input rows of the
     first tree's width and adds into column k of an array with n_trees_per_iteration_
     columns."""
-    attributes = _attributes(model)
-    if not _fitted(attributes):
+    fitted = _fitted_model(model, ("estimators_", "n_features_in_", "init_", "_loss"), ("classes_", "n_classes_"))
+    if fitted is None:
         return
-    owner = type(model).__name__
-    classifier = isinstance(model, _sklearn().ClassifierMixin)
-    _require_fitted(model, attributes, owner, ("estimators_", "n_features_in_", "init_", "_loss")
-                    + (("classes_", "n_classes_") if classifier else ()))
+    attributes, owner, _ = fitted
     if not isinstance(attributes["_loss"], _sklearn().BaseLoss):
         raise TypeError(f"a {owner}'s _loss must be a scikit-learn loss")
     stages = attributes["estimators_"]
@@ -372,13 +376,11 @@ _HIST_FITTED = ("_predictors", "_bin_mapper", "n_features_in_", "n_trees_per_ite
 def _hist_gradient_boosting(model: Any) -> None:
     """Predictors split on input columns (the model checks input width against
     n_features_in_) and look categories up by feature in the binner's categorical flags."""
-    attributes = _attributes(model)
-    if not _fitted(attributes):
+    fitted = _fitted_model(model, _HIST_FITTED, ("classes_",))
+    if fitted is None:
         return
-    owner = type(model).__name__
+    attributes, owner, classifier = fitted
     sk = _sklearn()
-    classifier = isinstance(model, sk.ClassifierMixin)
-    _require_fitted(model, attributes, owner, _HIST_FITTED + (("classes_",) if classifier else ()))
     rounds = attributes["_predictors"]
     if not isinstance(rounds, list):
         raise TypeError(f"a {owner}'s _predictors must be a list")
@@ -515,6 +517,9 @@ def _neighbors_estimator(estimator: Any) -> None:
     _require_fitted(estimator, attributes, owner, _NEIGHBORS_FITTED)
     # Hyperparameters by scikit-learn's own constraints (n_neighbors an int, weights known...).
     estimator._validate_params()
+    if not owner.startswith("Radius") and attributes.get("n_neighbors", 0) is None:
+        # The constraint allows None for the radius searches' sake; a k-search compares it.
+        raise TypeError(f"a {owner}'s n_neighbors must be an integer, not None")
     fitted = attributes["_fit_X"]
     width = _width(attributes, owner)
     from scipy.sparse import issparse

@@ -8,12 +8,12 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use amberfile::{ArrayId, ArraySpec, Compression, DType, Graph, Node, PendingFile, WriteOptions, Writer};
+use amberfile::{ArrayId, ArraySpec, Compression, DType, Graph, Node, WriteOptions, Writer};
 use clap::Args;
 use indicatif::ProgressBar;
 
 use crate::failure::{with_article, Failure};
-use crate::files::{self, AtomicOutput, ProgressRead};
+use crate::files::{self, ProgressRead};
 use crate::foreign::{npy, npz, safetensors, ArraySink};
 
 pub const CONVERT_HELP: &str = "\
@@ -86,7 +86,7 @@ fn format_of(path: &Path) -> Result<Format, Failure> {
     }
 }
 
-pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
+pub fn run(args: &ConvertArgs, store: &files::StoreArgs) -> Result<(), Failure> {
     let (from, to) = (format_of(&args.input)?, format_of(&args.output)?);
     if to != Format::Amber && (args.compress.is_some() || args.alignment.is_some()) {
         return Err(Failure::Usage(
@@ -110,7 +110,7 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
                 compression,
                 ..WriteOptions::default()
             };
-            let mut sink = AmberSink::create(&args.input, &args.output, options)?;
+            let mut sink = AmberSink::create(&args.input, &args.output, store, options)?;
             match from {
                 Format::Npy => npy::read_into(&args.input, &mut sink)?,
                 Format::Npz => npz::read_into(&args.input, &mut sink)?,
@@ -118,9 +118,11 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
             }
             sink.commit()
         }
-        (Format::Amber, Format::Npy) => amber_to_npy(&args.input, &args.output),
-        (Format::Amber, Format::Npz) => npz::write_from(&args.input, &args.output),
-        (Format::Amber, Format::Safetensors) => safetensors::write_from(&args.input, &args.output),
+        (Format::Amber, to) => files::on_input!(&args.input, store, |reader| match to {
+            Format::Npy => amber_to_npy(reader, &args.input, &args.output),
+            Format::Npz => npz::write_from(reader, &args.input, &args.output),
+            _ => safetensors::write_from(reader, &args.input, &args.output),
+        }),
         _ => Err(Failure::Usage(format!(
             "cannot convert {:?} to {:?} directly; one side must be .amber",
             from, to
@@ -128,8 +130,11 @@ pub fn run(args: &ConvertArgs) -> Result<(), Failure> {
     }
 }
 
-fn amber_to_npy(input: &Path, output: &Path) -> Result<(), Failure> {
-    let reader = files::open_amber(input)?;
+fn amber_to_npy<S: amberfile::ByteSource>(
+    reader: &amberfile::Reader<S>,
+    input: &Path,
+    output: &Path,
+) -> Result<(), Failure> {
     let graph = reader.graph();
     let root = crate::path::look_through(graph, reader.root());
     let Some(Node::Array(id)) = graph.get(root) else {
@@ -140,9 +145,9 @@ fn amber_to_npy(input: &Path, output: &Path) -> Result<(), Failure> {
             with_article(graph.get(root).map_or("nothing", |n| n.kind_name()))
         )));
     };
-    let out = AtomicOutput::create(output)?;
-    npy::write(&reader, id, input, &out, "the root array")?;
-    out.commit()
+    let out = files::create_output(output)?;
+    npy::write(reader, id, input, &out, "the root array")?;
+    files::commit_output(out)
 }
 
 /// An Amber file being written from a foreign input: arrays stream in, named entries collect
@@ -150,7 +155,7 @@ fn amber_to_npy(input: &Path, output: &Path) -> Result<(), Failure> {
 /// into place.
 struct AmberSink<'i> {
     input: &'i Path,
-    writer: Writer<PendingFile>,
+    writer: Writer<files::Output>,
     compression: Compression,
     entries: Vec<(String, Entry)>,
     single: Option<ArrayId>,
@@ -164,10 +169,14 @@ enum Entry {
 }
 
 impl<'i> AmberSink<'i> {
-    fn create(input: &'i Path, output: &Path, options: WriteOptions) -> Result<Self, Failure> {
+    fn create(
+        input: &'i Path,
+        output: &Path,
+        store: &files::StoreArgs,
+        options: WriteOptions,
+    ) -> Result<Self, Failure> {
         let compression = options.compression;
-        let writer =
-            Writer::create(output, options).map_err(|e| Failure::Io(format!("{}: {e}", output.display())))?;
+        let writer = files::Output::create(output, store, options)?;
         Ok(AmberSink {
             input,
             writer,
@@ -223,7 +232,8 @@ impl<'i> AmberSink<'i> {
         };
         graph.set_root(root);
         self.writer
-            .commit(&graph)
+            .finish(&graph)
+            .and_then(files::Output::commit)
             .map_err(|e| Failure::Io(format!("writing the Amber file: {e}")))
     }
 }

@@ -6,7 +6,7 @@ use amberfile::Node;
 use clap::Args;
 
 use crate::failure::{with_article, Failure};
-use crate::files::{self, AtomicOutput};
+use crate::files;
 use crate::foreign::npy;
 use crate::path;
 
@@ -21,7 +21,8 @@ pub const EXTRACT_HELP: &str = concat!(
 #[derive(Args)]
 #[command(after_help = format!("{EXTRACT_HELP}{}\n\n{}", path::PATH_SYNTAX_HELP, super::EXIT_STATUS_HELP))]
 pub struct ExtractArgs {
-    /// The Amber file.
+    /// The Amber file: a path, or a URL (s3://, gs://, az://, http(s)://, file://); of a
+    /// remote file only the metadata and this array are fetched.
     file: PathBuf,
     /// Where the array is in the graph, e.g. `estimators_/3/tree_/nodes` (see below).
     path: String,
@@ -30,8 +31,24 @@ pub struct ExtractArgs {
     output: PathBuf,
 }
 
-pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
-    let reader = files::open_amber(&args.file)?;
+pub fn run(args: &ExtractArgs, store: &files::StoreArgs) -> Result<(), Failure> {
+    match files::open_input(&args.file, store)? {
+        files::Input::Local(reader) => extract(&reader, args, |_| Ok(None::<amberfile::remote::Fetched<'_>>)),
+        files::Input::Remote(remote) => extract(remote.reader(), args, |id| {
+            // The array in one request, before it is streamed out.
+            remote
+                .fetch_ahead(id)
+                .map(Some)
+                .map_err(|e| Failure::amber(&args.file, e))
+        }),
+    }
+}
+
+fn extract<'r, S: amberfile::ByteSource, G>(
+    reader: &amberfile::Reader<S>,
+    args: &ExtractArgs,
+    fetch: impl FnOnce(amberfile::ArrayId) -> Result<Option<G>, Failure> + 'r,
+) -> Result<(), Failure> {
     let graph = reader.graph();
     let node = path::resolve(graph, reader.root(), &args.path).map_err(Failure::Usage)?;
     let node = path::look_through(graph, node);
@@ -43,8 +60,9 @@ pub fn run(args: &ExtractArgs) -> Result<(), Failure> {
             with_article(kind)
         )));
     };
-    let output = AtomicOutput::create(&args.output)?;
+    let _fetched = fetch(id)?;
+    let output = files::create_output(&args.output)?;
     let what = format!("array '{}'", args.path);
-    npy::write(&reader, id, &args.file, &output, &what)?;
-    output.commit()
+    npy::write(reader, id, &args.file, &output, &what)?;
+    files::commit_output(output)
 }

@@ -28,7 +28,8 @@ use crate::units::human_bytes;
 
 #[derive(Args)]
 pub struct InspectArgs {
-    /// The Amber file.
+    /// The Amber file: a path, or a URL (s3://, gs://, az://, http(s)://, file://); a remote
+    /// file's metadata is fetched, none of its array data.
     file: PathBuf,
     /// Machine-readable output: one JSON document (header, entries with paths, arrays, totals).
     /// A document larger than max(256 MiB, 64 x the file's size) is refused with LimitExceeded
@@ -48,18 +49,23 @@ const COLLAPSE_RUN: usize = 4;
 /// Longest string value shown in full in text output.
 const MAX_SHOWN_STR: usize = 60;
 
-pub fn run(args: &InspectArgs) -> Result<(), Failure> {
-    let reader = files::open_amber(&args.file)?;
+pub fn run(args: &InspectArgs, store: &files::StoreArgs) -> Result<(), Failure> {
+    let input = files::open_input(&args.file, store)?;
+    files::with_reader!(&input, |reader| report(reader, args))
+}
+
+/// The report of an open file: it reads the metadata only.
+fn report<S: amberfile::ByteSource>(reader: &Reader<S>, args: &InspectArgs) -> Result<(), Failure> {
     let stdout = std::io::stdout().lock();
     let mut out = BufWriter::new(stdout);
     if args.json {
         // The dry run's decimal conversions are kept for the real one, which then costs only its
         // output.
         let mut leaves = LeafCache::default();
-        check_json_fits_budget(&reader, args, &mut leaves)?;
-        json_report(&reader, args, &mut leaves, &mut out)?;
+        check_json_fits_budget(reader, args, &mut leaves)?;
+        json_report(reader, args, &mut leaves, &mut out)?;
     } else {
-        text_report(&reader, args, &mut out)?;
+        text_report(reader, args, &mut out)?;
     }
     out.flush().map_err(Failure::stdout)
 }
@@ -67,13 +73,13 @@ pub fn run(args: &InspectArgs) -> Result<(), Failure> {
 /// Refuses, before printing, a JSON report larger than the output budget: the dtypes are bounded
 /// cheaply first (so no huge dtype is built in memory), then the report is written to a counter that
 /// stops at the budget, so the refusal costs at most the budget's worth of work.
-fn check_json_fits_budget<S: AsRef<[u8]>>(
+fn check_json_fits_budget<S: amberfile::ByteSource>(
     reader: &Reader<S>,
     args: &InspectArgs,
     leaves: &mut LeafCache,
 ) -> Result<(), Failure> {
     amberfile::render::check_dtypes_fit_budget(reader).map_err(|e| Failure::amber(&args.file, e))?;
-    let budget = amberfile::limits::output_budget(reader.bytes().len() as u64);
+    let budget = amberfile::limits::output_budget(reader.metadata().file_len());
     let mut counter = BudgetCounter { left: budget };
     match json_report(reader, args, leaves, &mut counter) {
         Err(_) if counter.left == 0 => Err(Failure::OverLimit(format!(
@@ -193,16 +199,12 @@ struct Visit<'a> {
 }
 
 enum VisitKind<'a> {
-    Node {
-        id: NodeId,
-        node: Node<'a>,
-        /// Reached from more than one place: the first visit is expanded and marked.
-        shared: bool,
-        /// Children exist but lie below the depth limit.
-        truncated: bool,
-    },
+    Node(ShownNode<'a>),
     /// A node shown before, at this path (`None` if that path was not addressable).
-    Repeat { id: NodeId, first_path: Option<PathId> },
+    Repeat {
+        id: NodeId,
+        first_path: Option<PathId>,
+    },
     /// `count` more siblings like the previous one.
     Collapsed {
         count: usize,
@@ -210,6 +212,16 @@ enum VisitKind<'a> {
         last: usize,
         like: String,
     },
+}
+
+/// A node shown in full at this step.
+struct ShownNode<'a> {
+    id: NodeId,
+    node: Node<'a>,
+    /// Reached from more than one place: the first visit is expanded and marked.
+    shared: bool,
+    /// Children exist but lie below the depth limit.
+    truncated: bool,
 }
 
 /// A pending item of the walk.
@@ -225,7 +237,7 @@ struct Pending {
 /// Walks the graph depth-first from the root, calling `visit` for each line of the tree.
 /// `paths` names every path the walk hands out; `repeat_payloads` refers to a string, bytes or
 /// big int node seen before instead of showing it again.
-fn walk<'g, S: AsRef<[u8]>>(
+fn walk<'g, S: amberfile::ByteSource>(
     reader: &'g Reader<S>,
     max_depth: usize,
     collapse: bool,
@@ -234,14 +246,7 @@ fn walk<'g, S: AsRef<[u8]>>(
     mut visit: impl FnMut(&Paths, Visit<'g>) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let (graph, root) = (reader.graph(), reader.root());
-    let mut incoming = vec![0u32; graph.len()];
-    for (id, _) in graph.iter() {
-        for child in graph.children(id) {
-            if let Some(count) = incoming.get_mut(child.index()) {
-                *count = count.saturating_add(1);
-            }
-        }
-    }
+    let incoming = graph.table_incoming_counts();
     let mut first_paths: HashMap<NodeId, Option<PathId>> = HashMap::new();
     let mut stack = vec![Pending {
         id: root,
@@ -311,12 +316,12 @@ fn walk<'g, S: AsRef<[u8]>>(
                 last: item.last,
                 segment: item.segment,
                 path: item.path,
-                kind: VisitKind::Node {
+                kind: VisitKind::Node(ShownNode {
                     id: item.id,
                     node,
                     shared: shared && incoming.get(item.id.index()).is_some_and(|&n| n > 1),
                     truncated,
-                },
+                }),
             },
         )?;
         if truncated {
@@ -435,7 +440,7 @@ fn child_items(
 }
 
 /// Keeps the first of each run of similar siblings and summarises the rest.
-fn collapse_runs<S: AsRef<[u8]>>(reader: &Reader<S>, children: Vec<Child>) -> Vec<Group> {
+fn collapse_runs<S: amberfile::ByteSource>(reader: &Reader<S>, children: Vec<Child>) -> Vec<Group> {
     let mut groups = Vec::new();
     let mut children = children.into_iter().peekable();
     while let Some(first) = children.next() {
@@ -494,7 +499,7 @@ impl PartialEq for SameStr<'_> {
     }
 }
 
-fn signature<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId) -> Signature<'_> {
+fn signature<S: amberfile::ByteSource>(reader: &Reader<S>, id: NodeId) -> Signature<'_> {
     match reader.graph().get(id) {
         Some(Node::Object { type_name, .. }) => Signature::Object(SameStr(type_name)),
         Some(Node::Array(array)) => Signature::Array(match reader.array_info(array) {
@@ -506,7 +511,7 @@ fn signature<S: AsRef<[u8]>>(reader: &Reader<S>, id: NodeId) -> Signature<'_> {
     }
 }
 
-fn text_report<S: AsRef<[u8]>>(
+fn text_report<S: amberfile::ByteSource>(
     reader: &Reader<S>,
     args: &InspectArgs,
     out: &mut impl Write,
@@ -523,7 +528,7 @@ fn text_report<S: AsRef<[u8]>>(
             header.alignment,
             header.required_features,
             header.optional_features,
-            reader.bytes().len()
+            reader.metadata().file_len()
         ),
     )?;
     w(
@@ -556,17 +561,12 @@ fn text_report<S: AsRef<[u8]>>(
             open.push(!visit.last);
             line.push_str(&label(graph, visit.segment));
             match visit.kind {
-                VisitKind::Node {
-                    id,
-                    node,
-                    shared,
-                    truncated,
-                } => {
-                    line.push_str(&describe_node(reader, id, node, &mut leaves));
-                    if shared {
-                        line.push_str(&format!("  (shared: node #{})", id.index()));
+                VisitKind::Node(shown) => {
+                    line.push_str(&describe_node(reader, shown.id, shown.node, &mut leaves));
+                    if shown.shared {
+                        line.push_str(&format!("  (shared: node #{})", shown.id.index()));
                     }
-                    if truncated {
+                    if shown.truncated {
                         line.push_str("  … (deeper than --depth)");
                     }
                 }
@@ -651,7 +651,7 @@ impl LeafCache {
 }
 
 /// One line about a node: its kind and the essentials.
-fn describe_node<S: AsRef<[u8]>>(
+fn describe_node<S: amberfile::ByteSource>(
     reader: &Reader<S>,
     id: NodeId,
     node: Node<'_>,
@@ -724,7 +724,7 @@ struct Totals {
 }
 
 impl Totals {
-    fn of<S: AsRef<[u8]>>(reader: &Reader<S>) -> Self {
+    fn of<S: amberfile::ByteSource>(reader: &Reader<S>) -> Self {
         Totals {
             arrays: reader.array_count(),
             raw: reader.arrays().map(|a| a.nbytes()).sum(),
@@ -744,7 +744,7 @@ impl Totals {
 
 /// Writes the JSON report as the walk goes: the header fields, then each entry, then the
 /// arrays with the paths that lead to them, then the totals.
-fn json_report<S: AsRef<[u8]>>(
+fn json_report<S: amberfile::ByteSource>(
     reader: &Reader<S>,
     args: &InspectArgs,
     leaves: &mut LeafCache,
@@ -759,7 +759,7 @@ fn json_report<S: AsRef<[u8]>>(
     put(out, "{")?;
     for (key, value) in [
         ("file", json!(args.file.display().to_string())),
-        ("file_bytes", json!(reader.bytes().len())),
+        ("file_bytes", json!(reader.metadata().file_len())),
         (
             "version",
             json!(format!("{}.{}", header.version_major, header.version_minor)),
@@ -784,20 +784,15 @@ fn json_report<S: AsRef<[u8]>>(
         entry.insert("path".into(), json!(path));
         entry.insert("depth".into(), json!(visit.depth));
         match visit.kind {
-            VisitKind::Node {
-                id,
-                node,
-                shared,
-                truncated,
-            } => {
-                entry.insert("node".into(), json!(id.index()));
-                entry.insert("kind".into(), json!(node.kind_name()));
-                add_node_details(&mut entry, id, node, leaves);
-                if let (Node::Array(a), Some(path)) = (node, visit.path) {
+            VisitKind::Node(shown) => {
+                entry.insert("node".into(), json!(shown.id.index()));
+                entry.insert("kind".into(), json!(shown.node.kind_name()));
+                add_node_details(&mut entry, shown.id, shown.node, leaves);
+                if let (Node::Array(a), Some(path)) = (shown.node, visit.path) {
                     array_paths.entry(a.index()).or_default().push(path);
                 }
-                entry.insert("shared".into(), json!(shared));
-                if truncated {
+                entry.insert("shared".into(), json!(shown.shared));
+                if shown.truncated {
                     entry.insert("truncated".into(), json!(true));
                 }
             }

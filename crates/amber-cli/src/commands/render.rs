@@ -7,10 +7,13 @@ use amberfile::{render, ReadOptions, Reader};
 
 use crate::failure::Failure;
 
-/// Reads FILE into memory, validates it with the default limits (R1 to R56), and renders it;
-/// rendering reads every array in table order (R57 to R60).
-pub fn run(path: &Path) -> Result<(), Failure> {
-    let bytes = std::fs::read(path).map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?;
+/// Reads FILE into memory (a URL in one request), validates it with the default limits (R1 to
+/// R56), and renders it; rendering reads every array in table order (R57 to R60).
+pub fn run(path: &Path, store: &crate::files::StoreArgs) -> Result<(), Failure> {
+    let bytes = match crate::files::url_of(path) {
+        Some(url) => amberfile::remote::read_url(url, store.pairs()?).map_err(|e| Failure::amber(path, e))?,
+        None => std::fs::read(path).map_err(|e| Failure::Io(format!("{}: {e}", path.display())))?,
+    };
     // The default verification policy checks each extent's CRC when its array is first read,
     // which is the order the spec prescribes for rendering (R57 before R58, array by array).
     let reader =

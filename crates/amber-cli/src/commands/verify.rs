@@ -1,4 +1,5 @@
-//! `amber verify FILE`: every validation rule, every CRC, every compressed block.
+//! `amber verify FILE`: every validation rule, every CRC, every compressed block. A remote file
+//! is streamed once, in one request, and checked as it arrives.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -11,15 +12,23 @@ use crate::units::human_bytes;
 
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// The Amber file.
+    /// The Amber file: a path, or a URL (s3://, gs://, az://, http(s)://, file://).
     file: PathBuf,
 }
 
-pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
+pub fn run(args: &VerifyArgs, store: &files::StoreArgs) -> Result<(), Failure> {
     let path = &args.file;
-    let reader = files::open_amber(path)?;
+    match files::open_input(path, store)? {
+        files::Input::Local(reader) => verify_local(&reader, path),
+        files::Input::Remote(remote) => {
+            remote.verify().map_err(|e| Failure::amber(path, e))?;
+            summary(remote.reader(), path)
+        }
+    }
+}
+
+fn verify_local(reader: &amberfile::Reader<memmap2::Mmap>, path: &std::path::Path) -> Result<(), Failure> {
     let raw: u64 = reader.arrays().map(|a| a.nbytes()).sum();
-    let stored: u64 = reader.arrays().map(|a| a.stored_bytes()).sum();
     let bar = files::progress(raw, "verify");
     let checked = if bar.is_hidden() {
         reader.verify()
@@ -35,6 +44,15 @@ pub fn run(args: &VerifyArgs) -> Result<(), Failure> {
     };
     bar.finish_and_clear();
     checked.map_err(|e| Failure::amber(path, e))?;
+    summary(reader, path)
+}
+
+fn summary<S: amberfile::ByteSource>(
+    reader: &amberfile::Reader<S>,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    let raw: u64 = reader.arrays().map(|a| a.nbytes()).sum();
+    let stored: u64 = reader.arrays().map(|a| a.stored_bytes()).sum();
     writeln!(
         std::io::stdout(),
         "{}: OK: {} nodes, {} arrays, {} of array data ({} stored); every rule, CRC and block checked",

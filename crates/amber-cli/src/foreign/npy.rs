@@ -6,11 +6,12 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
 use amberfile::npy::{self, NpyHeader};
+use amberfile::write::AtomicFile;
 use amberfile::{ArrayId, Reader};
 
 use super::ArraySink;
 use crate::failure::Failure;
-use crate::files::{self, AtomicOutput};
+use crate::files;
 
 /// Streams the one array of the .npy file `input` into `sink`, unnamed.
 pub fn read_into(input: &Path, sink: &mut impl ArraySink) -> Result<(), Failure> {
@@ -41,21 +42,21 @@ pub fn read_into(input: &Path, sink: &mut impl ArraySink) -> Result<(), Failure>
 }
 
 /// Writes array `id` as a complete .npy file to `output`'s temporary file.
-pub fn write<S: AsRef<[u8]>>(
+pub fn write<S: amberfile::ByteSource>(
     reader: &Reader<S>,
     id: ArrayId,
     source: &Path,
-    output: &AtomicOutput,
+    output: &AtomicFile,
     what: &str,
 ) -> Result<(), Failure> {
-    let mut sink = BufWriter::with_capacity(1 << 20, output.handle());
+    let mut sink = BufWriter::with_capacity(1 << 20, output.as_file());
     write_to(reader, id, &mut sink, what, (source, output.target()))?;
     sink.flush().map_err(|e| Failure::io(output.target(), e))
 }
 
 /// Writes the header and the array's logical bytes to `sink`, in bounded memory. `files` are
 /// the Amber file (named in errors about its content) and the output (named in I/O errors).
-pub fn write_to<S: AsRef<[u8]>>(
+pub fn write_to<S: amberfile::ByteSource>(
     reader: &Reader<S>,
     id: ArrayId,
     sink: &mut impl Write,

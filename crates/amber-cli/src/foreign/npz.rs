@@ -15,7 +15,7 @@ use zip::{CompressionMethod, ZipArchive, ZipWriter};
 use super::flat::flat_arrays;
 use super::{npy, ArraySink};
 use crate::failure::Failure;
-use crate::files::{self, AtomicOutput};
+use crate::files;
 
 /// The archive's members in order, each streamed into `sink` as a named array.
 pub fn read_into(input: &Path, sink: &mut impl ArraySink) -> Result<(), Failure> {
@@ -69,9 +69,12 @@ fn zip_failure(input: &Path, error: zip::result::ZipError) -> Failure {
 }
 
 /// Writes a flat Amber graph as an .npz: one stored `name.npy` member per array.
-pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
-    let reader = files::open_amber(input)?;
-    let arrays = flat_arrays(&reader, input, ".npz", Some("arr_0"), |_, _| Ok(false))?;
+pub fn write_from<S: amberfile::ByteSource>(
+    reader: &amberfile::Reader<S>,
+    input: &Path,
+    output: &Path,
+) -> Result<(), Failure> {
+    let arrays = flat_arrays(reader, input, ".npz", Some("arr_0"), |_, _| Ok(false))?;
     // Check every dtype before writing anything.
     for (name, id) in &arrays {
         let info = reader.array_info(*id).map_err(|e| Failure::amber(input, e))?;
@@ -82,9 +85,9 @@ pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
             ))
         })?;
     }
-    let out = AtomicOutput::create(output)?;
+    let out = files::create_output(output)?;
     let io = |e: zip::result::ZipError| Failure::Io(format!("{}: {e}", output.display()));
-    let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, out.handle()));
+    let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, out.as_file()));
     for (name, id) in &arrays {
         let info = reader.array_info(*id).map_err(|e| Failure::amber(input, e))?;
         // Zip64 sizes for members that may pass 4 GiB (numpy always asks for them).
@@ -93,16 +96,10 @@ pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
             .compression_method(CompressionMethod::Stored)
             .large_file(large);
         zip.start_file(format!("{name}.npy"), options).map_err(io)?;
-        npy::write_to(
-            &reader,
-            *id,
-            &mut zip,
-            &format!("array '{name}'"),
-            (input, output),
-        )?;
+        npy::write_to(reader, *id, &mut zip, &format!("array '{name}'"), (input, output))?;
     }
     let mut buffered = zip.finish().map_err(io)?;
     buffered.flush().map_err(|e| Failure::io(output, e))?;
     drop(buffered);
-    out.commit()
+    files::commit_output(out)
 }

@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use super::flat::flat_arrays;
 use super::ArraySink;
 use crate::failure::Failure;
-use crate::files::{self, AtomicOutput};
+use crate::files;
 
 /// The reserved header key for string metadata, kept as a map of strings in Amber.
 const METADATA_KEY: &str = "__metadata__";
@@ -166,12 +166,15 @@ fn tensor_entry(name: &str, value: &Json) -> Result<TensorEntry, String> {
 
 /// Writes a flat Amber graph (string keys to arrays, plus an optional `__metadata__` map of
 /// strings) as a .safetensors file, tensors in the map's order.
-pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
-    let reader = files::open_amber(input)?;
+pub fn write_from<S: amberfile::ByteSource>(
+    reader: &amberfile::Reader<S>,
+    input: &Path,
+    output: &Path,
+) -> Result<(), Failure> {
     let graph = reader.graph();
     let mut metadata = None;
     let cannot = |why: String| Failure::Unrepresentable(format!("{}: {why}", input.display()));
-    let arrays = flat_arrays(&reader, input, ".safetensors", None, |name, value| {
+    let arrays = flat_arrays(reader, input, ".safetensors", None, |name, value| {
         if name != METADATA_KEY {
             return Ok(false);
         }
@@ -232,19 +235,19 @@ pub fn write_from(input: &Path, output: &Path) -> Result<(), Failure> {
     header.push('}');
     header.push_str(&" ".repeat((8 - header.len() % 8) % 8));
 
-    let out = AtomicOutput::create(output)?;
-    let mut sink = BufWriter::with_capacity(1 << 20, out.handle());
+    let out = files::create_output(output)?;
+    let mut sink = BufWriter::with_capacity(1 << 20, out.as_file());
     let io = |e| Failure::io(output, e);
     sink.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
     sink.write_all(header.as_bytes()).map_err(io)?;
     let bar = files::progress(offset, "convert");
     for (_, id) in &arrays {
-        files::stream_array(&reader, *id, &mut sink, &bar, (input, output))?;
+        files::stream_array(reader, *id, &mut sink, &bar, (input, output))?;
     }
     bar.finish_and_clear();
     sink.flush().map_err(io)?;
     drop(sink);
-    out.commit()
+    files::commit_output(out)
 }
 
 fn json_str(s: &str) -> String {
