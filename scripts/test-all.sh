@@ -41,6 +41,8 @@ export AMBER_REQUIRE_SERVICES=1
 
 step "cargo tests (stable)"
 cargo clippy --workspace --all-targets -- -D warnings
+# The crate alone, without `remote`: what a user who does not ask for it builds.
+cargo clippy -p amberfile --lib -- -D warnings
 cargo test --workspace --all-targets
 cargo test --doc
 

@@ -74,6 +74,10 @@ macro_rules! error_table {
         impl Error {
             $($(
                 #[cold]
+                #[cfg_attr(
+                    not(feature = "remote"),
+                    allow(dead_code, reason = "the remote errors' constructors serve only that feature")
+                )]
                 pub(crate) fn $constructor(offset: impl Into<Option<u64>>, detail: impl Into<Detail>) -> Self {
                     Error::new(ErrorKind::$kind, offset, detail)
                 }

@@ -91,6 +91,8 @@ mod metadata;
 // The library's one unsafe corner: mapping a file (see `Reader::open_mmap`).
 #[allow(unsafe_code)]
 mod mmap;
+// Checks a stream of the whole file as it arrives: only a remote whole-object verify needs it.
+#[cfg(feature = "remote")]
 mod ordered;
 mod source;
 mod streamed;
@@ -108,6 +110,7 @@ use crate::format::{Codec, Filter, Header, Order, StoredExtent, Trailer};
 use crate::graph::{ArrayId, Graph, NodeId};
 use crate::limits::Limits;
 pub use metadata::{ArrayEntry, Metadata};
+#[cfg(feature = "remote")]
 pub(crate) use ordered::InOrderVerify;
 pub use source::{AlignedBytes, ByteSource, FileSource};
 use verify::Padding;
