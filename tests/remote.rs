@@ -230,6 +230,54 @@ fn a_slice_of_a_compressed_array_fetches_only_its_blocks() {
     assert_eq!(store.gets(), 1);
 }
 
+#[test]
+fn streaming_a_compressed_array_fetches_a_run_of_blocks_per_round_trip() {
+    // 144 MiB of zeros in 16 MiB blocks: runs of 4 blocks (64 MiB decoded) make 3 round trips.
+    // Raw arrays of 2 MiB around it keep its blocks out of the open's requests.
+    let nbytes = 144u64 << 20;
+    let options = WriteOptions {
+        block_size: 16 << 20,
+        ..WriteOptions::default()
+    };
+    let spec = ArraySpec::c(DType::UInt8, &[nbytes]);
+    let mut arrays = raw_arrays(1, 1 << 19);
+    arrays.push((spec, vec![0u8; nbytes as usize], ZSTD));
+    arrays.extend(raw_arrays(1, 1 << 19));
+    let file = file_with(options, &arrays);
+    let (store, path) = store_with(&file);
+    let reader = open(&store, &path).unwrap();
+    let [raw, packed, _] = ids(&reader)[..] else {
+        panic!()
+    };
+    assert_eq!(reader.array_info(packed).unwrap().extents().len(), 9);
+    store.reset();
+    let (mut pieces, mut total, mut nonzero) = (Vec::new(), 0u64, false);
+    reader
+        .for_each_chunk(packed, |piece| {
+            pieces.push(piece.len() as u64);
+            total += piece.len() as u64;
+            nonzero |= piece.iter().any(|&b| b != 0);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!((total, nonzero), (nbytes, false));
+    assert_eq!(pieces, [64 << 20, 64 << 20, 16 << 20]);
+    assert_eq!(store.round_trips(), 3, "{:?}", store.ranges());
+    // A raw array: one piece, one request; a sink's error stops the stream.
+    store.reset();
+    let mut whole = Vec::new();
+    reader
+        .for_each_chunk(raw, |piece| {
+            whole.extend_from_slice(piece);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(whole, local_bytes(&file, raw));
+    assert!(store.gets() <= 1);
+    let stopped = reader.for_each_chunk(packed, |_| Err(Error::from(std::io::Error::other("full"))));
+    assert_eq!(stopped.unwrap_err().kind(), ErrorKind::Io);
+}
+
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -16,6 +16,10 @@ use crate::graph::ArrayId;
 use crate::limits::Limits;
 use crate::read::{Metadata, ReadOptions, Reader, Verify};
 
+/// A compressed array is streamed in runs of blocks that decode to at most this many bytes (or
+/// one block, if larger): one round trip a run, and memory bounded by a run.
+const STREAM_RUN_BYTES: u64 = 64 << 20;
+
 /// A partial reader (spec 9.6) of a remote Amber file for async callers: the fetch plan of spec
 /// 9.7, the rules applied by [`Reader`] (which [`AsyncReader::reader`] gives for everything
 /// that needs no data: the graph, the array table).
@@ -160,6 +164,44 @@ impl AsyncReader {
             .map(|bytes| bytes.into_owned())
     }
 
+    /// Streams array `id`'s logical bytes to `sink`, in order, as [`Reader::for_each_chunk`]
+    /// does: a raw array in one piece after one round trip, a compressed one in runs of blocks
+    /// of at most 64 MiB, one round trip a run.
+    pub async fn for_each_chunk(&self, id: ArrayId, mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        for run in self.stream_runs(id)? {
+            let _fetched = self.fetch_array(id, run.blocks).await?;
+            sink(&self.reader.read_byte_range(id, run.bytes)?)?;
+        }
+        Ok(())
+    }
+
+    /// The runs in which array `id` is streamed.
+    fn stream_runs(&self, id: ArrayId) -> Result<Vec<Run>> {
+        let info = self.reader.array_info(id)?;
+        let nbytes = info.nbytes();
+        if info.is_raw() {
+            return Ok(vec![Run {
+                blocks: None,
+                bytes: 0..nbytes,
+            }]);
+        }
+        let block_size = info.block_size();
+        let per_run = STREAM_RUN_BYTES.checked_div(block_size).unwrap_or(1).max(1);
+        let blocks = info.extents().len() as u64;
+        let byte = |block: u64| block.saturating_mul(block_size).min(nbytes);
+        // No more runs than the extents the metadata already holds.
+        Ok((0..blocks)
+            .step_by(per_run as usize)
+            .map(|first| {
+                let last = first.saturating_add(per_run).min(blocks);
+                Run {
+                    blocks: Some(first..last),
+                    bytes: byte(first)..byte(last),
+                }
+            })
+            .collect())
+    }
+
     fn touched_blocks(&self, id: ArrayId, range: &Range<u64>) -> Result<Option<Range<u64>>> {
         let info = self.reader.array_info(id)?;
         if info.is_raw() || range.start > range.end || range.end > info.nbytes() {
@@ -177,6 +219,13 @@ impl AsyncReader {
     pub async fn verify(&self) -> Result<()> {
         stream::verify_whole(&self.reader).await
     }
+}
+
+/// A part of an array streamed after one round trip: its blocks (`None`: the whole raw extent)
+/// and the logical bytes they hold.
+struct Run {
+    blocks: Option<Range<u64>>,
+    bytes: Range<u64>,
 }
 
 /// [`AsyncReader`] for blocking callers (the CLI, Python): each method runs the async one on this
@@ -247,6 +296,15 @@ impl RemoteReader {
             .reader
             .read_byte_range(id, range)
             .map(|bytes| bytes.into_owned())
+    }
+
+    /// See [`AsyncReader::for_each_chunk`]; `sink` runs on the caller's thread.
+    pub fn for_each_chunk(&self, id: ArrayId, mut sink: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        for run in self.inner.stream_runs(id)? {
+            let _fetched = block_on(self.inner.fetch_array(id, run.blocks))??;
+            sink(&self.inner.reader.read_byte_range(id, run.bytes)?)?;
+        }
+        Ok(())
     }
 
     /// See [`AsyncReader::verify`].

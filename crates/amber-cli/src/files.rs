@@ -67,15 +67,6 @@ macro_rules! with_reader {
 }
 pub(crate) use with_reader;
 
-/// Opens `$path` (see [`open_input`]) and runs `$body` with `$reader` bound to its `Reader`.
-macro_rules! on_input {
-    ($path:expr, $store:expr, |$reader:ident| $body:expr) => {{
-        let opened = $crate::files::open_input($path, $store)?;
-        $crate::files::with_reader!(&opened, |$reader| $body)
-    }};
-}
-pub(crate) use on_input;
-
 /// Opens `path`: a URL as a remote partial reader (the header, trailer and metadata only), a
 /// local path as [`open_amber`] does.
 pub fn open_input(path: &Path, store: &StoreArgs) -> Result<Input, Failure> {
@@ -84,6 +75,103 @@ pub fn open_input(path: &Path, store: &StoreArgs) -> Result<Input, Failure> {
             .map(Input::Remote)
             .map_err(|e| Failure::amber(path, e)),
         None => open_amber(path).map(Input::Local),
+    }
+}
+
+impl Input {
+    /// How arrays are fetched out of this input.
+    pub fn fetcher(&self) -> Fetcher<'_> {
+        match self {
+            Input::Local(_) => Fetcher { remote: None },
+            Input::Remote(remote) => Fetcher { remote: Some(remote) },
+        }
+    }
+}
+
+/// From a remote input, small arrays are fetched together in runs of at most this many stored
+/// bytes; a larger array is streamed alone, a run of its blocks at a time.
+const RUN_BYTES: u64 = 64 << 20;
+
+/// How a job gets array bytes out of its input: a mapped file reads them in place; a remote file
+/// fetches them in few round trips, where reading them as a local one would take a request per
+/// array or block.
+#[derive(Clone, Copy)]
+pub struct Fetcher<'i> {
+    remote: Option<&'i RemoteReader>,
+}
+
+impl Fetcher<'_> {
+    /// Calls `each` with every index of `ids`, in order. From a remote input, each run of arrays
+    /// of together at most [`RUN_BYTES`] stored bytes is first fetched in one round trip.
+    pub fn in_runs(
+        &self,
+        ids: &[amberfile::ArrayId],
+        input: &Path,
+        mut each: impl FnMut(usize) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let Some(remote) = self.remote else {
+            return (0..ids.len()).try_for_each(each);
+        };
+        let failed = |e| Failure::amber(input, e);
+        let stored = |id| {
+            remote
+                .array_info(id)
+                .map(|info| info.stored_bytes())
+                .map_err(failed)
+        };
+        let mut first = 0;
+        while first < ids.len() {
+            let (mut end, mut total) = (first, 0u64);
+            while end < ids.len() {
+                match total.checked_add(stored(ids[end])?) {
+                    Some(more) if more <= RUN_BYTES => (total, end) = (more, end + 1),
+                    _ => break,
+                }
+            }
+            if end == first {
+                // Too big to hold with others: `stream_array` fetches it in runs of blocks.
+                each(first)?;
+                first += 1;
+                continue;
+            }
+            let _fetched = remote.fetch_arrays(&ids[first..end]).map_err(failed)?;
+            (first..end).try_for_each(&mut each)?;
+            first = end;
+        }
+        Ok(())
+    }
+
+    /// Writes array `id`'s logical bytes to `sink` in pieces of [`WRITE_PIECE`], advancing
+    /// `bar`. `files` are the Amber file (named in errors about its content) and the output
+    /// (named in I/O errors).
+    pub fn stream_array<S: amberfile::ByteSource>(
+        &self,
+        reader: &Reader<S>,
+        id: amberfile::ArrayId,
+        sink: &mut impl io::Write,
+        bar: &ProgressBar,
+        (source, target): (&Path, &Path),
+    ) -> Result<(), Failure> {
+        let mut output_error = None;
+        let write = |chunk: &[u8]| {
+            for piece in chunk.chunks(WRITE_PIECE) {
+                if let Err(e) = sink.write_all(piece) {
+                    output_error = Some(e);
+                    // Stops the walk; the real error is the one kept above.
+                    return Err(io::Error::other("output failed").into());
+                }
+                bar.inc(piece.len() as u64);
+            }
+            Ok(())
+        };
+        let result = match self.remote {
+            Some(remote) => remote.for_each_chunk(id, write),
+            None => reader.for_each_chunk(id, write),
+        };
+        match output_error {
+            Some(e) => Err(Failure::io(target, e)),
+            None => result.map_err(|e| Failure::amber(source, e)),
+        }
     }
 }
 
@@ -164,34 +252,6 @@ pub fn progress(total: u64, what: &str) -> ProgressBar {
     }
     bar.set_message(what.to_owned());
     bar
-}
-
-/// Writes array `id`'s logical bytes to `sink` in pieces of [`WRITE_PIECE`], advancing `bar`.
-/// `files` are the Amber file (named in errors about its content) and the output (named in
-/// I/O errors).
-pub fn stream_array<S: amberfile::ByteSource>(
-    reader: &Reader<S>,
-    id: amberfile::ArrayId,
-    sink: &mut impl io::Write,
-    bar: &ProgressBar,
-    (source, target): (&Path, &Path),
-) -> Result<(), Failure> {
-    let mut output_error = None;
-    let result = reader.for_each_chunk(id, |chunk| {
-        for piece in chunk.chunks(WRITE_PIECE) {
-            if let Err(e) = sink.write_all(piece) {
-                output_error = Some(e);
-                // Stops the walk; the real error is the one kept above.
-                return Err(io::Error::other("output failed").into());
-            }
-            bar.inc(piece.len() as u64);
-        }
-        Ok(())
-    });
-    match output_error {
-        Some(e) => Err(Failure::io(target, e)),
-        None => result.map_err(|e| Failure::amber(source, e)),
-    }
 }
 
 /// A reader that advances a progress bar by the bytes it reads.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use amber_test_support::fixtures::{f32_bytes, file_with, ZSTD};
 use amber_test_support::remote::{Lie, LyingServer};
-use amberfile::{ArraySpec, Compression, DType, WriteOptions};
+use amberfile::{ArraySpec, Compression, DType, Graph, Node, WriteOptions, Writer};
 use assert_cmd::Command;
 
 fn amber() -> Command {
@@ -169,4 +169,68 @@ fn a_corrupted_remote_file_is_named_by_its_class_and_bad_options_are_usage_error
         .args(["--store-option", "no_such_option=1"])
         .assert()
         .code(2);
+}
+
+#[test]
+fn converting_a_remote_file_fetches_its_arrays_in_runs_not_one_by_one() {
+    // 60 raw and 60 compressed arrays of 20 blocks each: 1,260 extents, about 4 MiB.
+    let options = WriteOptions {
+        block_size: 8192,
+        ..WriteOptions::default()
+    };
+    let arrays: Vec<_> = (0..120)
+        .map(|a| match a % 2 {
+            0 => {
+                let values = (0..10_000).map(|i| (a * 7 + i) as f32);
+                (
+                    ArraySpec::c(DType::Float32, &[10_000]),
+                    f32_bytes(values),
+                    Compression::None,
+                )
+            }
+            _ => {
+                let values = (0..40_960).map(|i| ((a + i) % 113) as f32);
+                (ArraySpec::c(DType::Float32, &[40_960]), f32_bytes(values), ZSTD)
+            }
+        })
+        .collect();
+    // A map of names to the arrays, as .npz and .safetensors hold them.
+    let mut writer = Writer::new(Vec::new(), options).unwrap();
+    let mut graph = Graph::new();
+    let mut entries = Vec::new();
+    for (a, (spec, data, compression)) in arrays.iter().enumerate() {
+        let id = writer.write_array_with(spec, data, *compression).unwrap();
+        let value = graph.add(Node::Array(id));
+        entries.push([graph.add(Node::Str(&format!("w{a}"))), value]);
+    }
+    let root = graph.add(Node::Map(&entries));
+    graph.set_root(root);
+    let bytes = writer.finish(&graph).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("model.amber");
+    std::fs::write(&local, &bytes).unwrap();
+    for format in ["npz", "safetensors"] {
+        let expected = dir.path().join(format!("local.{format}"));
+        amber()
+            .arg("convert")
+            .arg(&local)
+            .arg(&expected)
+            .assert()
+            .success();
+        let server = LyingServer::start(bytes.clone(), Lie::None);
+        let converted = dir.path().join(format!("remote.{format}"));
+        amber()
+            .arg("convert")
+            .arg(server.url("model.amber"))
+            .arg(&converted)
+            .args(["--store-option", "allow_http=true"])
+            .assert()
+            .success();
+        assert_eq!(
+            std::fs::read(&converted).unwrap(),
+            std::fs::read(&expected).unwrap()
+        );
+        // The open's requests, then one run of every array in parts fetched together.
+        assert!(server.requests() <= 8, "{format}: {} requests", server.requests());
+    }
 }

@@ -118,11 +118,15 @@ pub fn run(args: &ConvertArgs, store: &files::StoreArgs) -> Result<(), Failure> 
             }
             sink.commit()
         }
-        (Format::Amber, to) => files::on_input!(&args.input, store, |reader| match to {
-            Format::Npy => amber_to_npy(reader, &args.input, &args.output),
-            Format::Npz => npz::write_from(reader, &args.input, &args.output),
-            _ => safetensors::write_from(reader, &args.input, &args.output),
-        }),
+        (Format::Amber, to) => {
+            let opened = files::open_input(&args.input, store)?;
+            let fetcher = opened.fetcher();
+            files::with_reader!(&opened, |reader| match to {
+                Format::Npy => amber_to_npy(reader, fetcher, &args.input, &args.output),
+                Format::Npz => npz::write_from(reader, fetcher, &args.input, &args.output),
+                _ => safetensors::write_from(reader, fetcher, &args.input, &args.output),
+            })
+        }
         _ => Err(Failure::Usage(format!(
             "cannot convert {:?} to {:?} directly; one side must be .amber",
             from, to
@@ -132,6 +136,7 @@ pub fn run(args: &ConvertArgs, store: &files::StoreArgs) -> Result<(), Failure> 
 
 fn amber_to_npy<S: amberfile::ByteSource>(
     reader: &amberfile::Reader<S>,
+    fetcher: files::Fetcher,
     input: &Path,
     output: &Path,
 ) -> Result<(), Failure> {
@@ -146,7 +151,7 @@ fn amber_to_npy<S: amberfile::ByteSource>(
         )));
     };
     let out = files::create_output(output)?;
-    npy::write(reader, id, input, &out, "the root array")?;
+    npy::write(reader, fetcher, id, input, &out, "the root array")?;
     files::commit_output(out)
 }
 

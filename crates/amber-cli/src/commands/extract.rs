@@ -32,22 +32,14 @@ pub struct ExtractArgs {
 }
 
 pub fn run(args: &ExtractArgs, store: &files::StoreArgs) -> Result<(), Failure> {
-    match files::open_input(&args.file, store)? {
-        files::Input::Local(reader) => extract(&reader, args, |_| Ok(None::<amberfile::remote::Fetched<'_>>)),
-        files::Input::Remote(remote) => extract(remote.reader(), args, |id| {
-            // The array in one request, before it is streamed out.
-            remote
-                .fetch_ahead(id)
-                .map(Some)
-                .map_err(|e| Failure::amber(&args.file, e))
-        }),
-    }
+    let opened = files::open_input(&args.file, store)?;
+    files::with_reader!(&opened, |reader| extract(reader, opened.fetcher(), args))
 }
 
-fn extract<'r, S: amberfile::ByteSource, G>(
+fn extract<S: amberfile::ByteSource>(
     reader: &amberfile::Reader<S>,
+    fetcher: files::Fetcher,
     args: &ExtractArgs,
-    fetch: impl FnOnce(amberfile::ArrayId) -> Result<Option<G>, Failure> + 'r,
 ) -> Result<(), Failure> {
     let graph = reader.graph();
     let node = path::resolve(graph, reader.root(), &args.path).map_err(Failure::Usage)?;
@@ -60,9 +52,8 @@ fn extract<'r, S: amberfile::ByteSource, G>(
             with_article(kind)
         )));
     };
-    let _fetched = fetch(id)?;
     let output = files::create_output(&args.output)?;
     let what = format!("array '{}'", args.path);
-    npy::write(reader, id, &args.file, &output, &what)?;
+    npy::write(reader, fetcher, id, &args.file, &output, &what)?;
     files::commit_output(output)
 }

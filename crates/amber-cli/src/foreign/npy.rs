@@ -44,13 +44,14 @@ pub fn read_into(input: &Path, sink: &mut impl ArraySink) -> Result<(), Failure>
 /// Writes array `id` as a complete .npy file to `output`'s temporary file.
 pub fn write<S: amberfile::ByteSource>(
     reader: &Reader<S>,
+    fetcher: files::Fetcher,
     id: ArrayId,
     source: &Path,
     output: &AtomicFile,
     what: &str,
 ) -> Result<(), Failure> {
     let mut sink = BufWriter::with_capacity(1 << 20, output.as_file());
-    write_to(reader, id, &mut sink, what, (source, output.target()))?;
+    write_to(reader, fetcher, id, &mut sink, what, (source, output.target()))?;
     sink.flush().map_err(|e| Failure::io(output.target(), e))
 }
 
@@ -58,6 +59,7 @@ pub fn write<S: amberfile::ByteSource>(
 /// the Amber file (named in errors about its content) and the output (named in I/O errors).
 pub fn write_to<S: amberfile::ByteSource>(
     reader: &Reader<S>,
+    fetcher: files::Fetcher,
     id: ArrayId,
     sink: &mut impl Write,
     what: &str,
@@ -75,7 +77,7 @@ pub fn write_to<S: amberfile::ByteSource>(
         .map_err(|why| Failure::Unrepresentable(format!("{what} cannot be written to .npy: {why}")))?;
     sink.write_all(&encoded).map_err(|e| Failure::io(target, e))?;
     let bar = files::progress(info.nbytes(), "extract");
-    let streamed = files::stream_array(reader, id, sink, &bar, (source, target));
+    let streamed = fetcher.stream_array(reader, id, sink, &bar, (source, target));
     bar.finish_and_clear();
     streamed
 }

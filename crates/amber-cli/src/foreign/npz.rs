@@ -71,6 +71,7 @@ fn zip_failure(input: &Path, error: zip::result::ZipError) -> Failure {
 /// Writes a flat Amber graph as an .npz: one stored `name.npy` member per array.
 pub fn write_from<S: amberfile::ByteSource>(
     reader: &amberfile::Reader<S>,
+    fetcher: files::Fetcher,
     input: &Path,
     output: &Path,
 ) -> Result<(), Failure> {
@@ -88,7 +89,9 @@ pub fn write_from<S: amberfile::ByteSource>(
     let out = files::create_output(output)?;
     let io = |e: zip::result::ZipError| Failure::Io(format!("{}: {e}", output.display()));
     let mut zip = ZipWriter::new(BufWriter::with_capacity(1 << 20, out.as_file()));
-    for (name, id) in &arrays {
+    let ids: Vec<_> = arrays.iter().map(|(_, id)| *id).collect();
+    fetcher.in_runs(&ids, input, |i| {
+        let (name, id) = &arrays[i];
         let info = reader.array_info(*id).map_err(|e| Failure::amber(input, e))?;
         // Zip64 sizes for members that may pass 4 GiB (numpy always asks for them).
         let large = info.nbytes() >= u64::from(u32::MAX) - (1 << 20);
@@ -96,8 +99,9 @@ pub fn write_from<S: amberfile::ByteSource>(
             .compression_method(CompressionMethod::Stored)
             .large_file(large);
         zip.start_file(format!("{name}.npy"), options).map_err(io)?;
-        npy::write_to(reader, *id, &mut zip, &format!("array '{name}'"), (input, output))?;
-    }
+        let what = format!("array '{name}'");
+        npy::write_to(reader, fetcher, *id, &mut zip, &what, (input, output))
+    })?;
     let mut buffered = zip.finish().map_err(io)?;
     buffered.flush().map_err(|e| Failure::io(output, e))?;
     drop(buffered);

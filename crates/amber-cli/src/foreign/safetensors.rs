@@ -168,6 +168,7 @@ fn tensor_entry(name: &str, value: &Json) -> Result<TensorEntry, String> {
 /// strings) as a .safetensors file, tensors in the map's order.
 pub fn write_from<S: amberfile::ByteSource>(
     reader: &amberfile::Reader<S>,
+    fetcher: files::Fetcher,
     input: &Path,
     output: &Path,
 ) -> Result<(), Failure> {
@@ -241,9 +242,10 @@ pub fn write_from<S: amberfile::ByteSource>(
     sink.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
     sink.write_all(header.as_bytes()).map_err(io)?;
     let bar = files::progress(offset, "convert");
-    for (_, id) in &arrays {
-        files::stream_array(reader, *id, &mut sink, &bar, (input, output))?;
-    }
+    let ids: Vec<_> = arrays.iter().map(|(_, id)| *id).collect();
+    fetcher.in_runs(&ids, input, |i| {
+        fetcher.stream_array(reader, ids[i], &mut sink, &bar, (input, output))
+    })?;
     bar.finish_and_clear();
     sink.flush().map_err(io)?;
     drop(sink);
