@@ -35,7 +35,8 @@ pub fn output_budget(file_len: u64) -> u64 {
 /// Limits a reader enforces before it allocates. The defaults are documented in the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest metadata section accepted. Default 256 MiB.
+    /// Largest metadata section accepted. Default 256 MiB; values past 4 GiB - 1 act as 4 GiB - 1
+    /// (the graph keeps 32-bit offsets into its pools; spec 11.2 allows that cap).
     pub max_metadata_bytes: u64,
     /// Largest string table. Default 16,777,216.
     pub max_strings: u32,
@@ -65,6 +66,14 @@ pub struct Limits {
     /// type and global names and object-array shapes, counted again at every shared
     /// reference. Default 268,435,456 (256 MiB).
     pub max_value_bytes: u64,
+}
+
+impl Limits {
+    /// `max_metadata_bytes` as applied: at most 4 GiB - 1, the most a graph's 32-bit pool
+    /// offsets can address (spec 11.2 lets a reader cap it there).
+    pub(crate) fn metadata_limit(&self) -> u64 {
+        self.max_metadata_bytes.min(u64::from(u32::MAX))
+    }
 }
 
 impl Default for Limits {

@@ -44,7 +44,8 @@ impl Graph {
             return bad("the graph has no root".into());
         };
         let n = self.len();
-        if n > u32::MAX as usize || self.storage.blob_len() > u32::MAX as usize {
+        // Nodes, strings and child lists have 32-bit counts and indices in the format.
+        if self.storage.longest_pool() > u32::MAX as usize {
             return bad("the graph is too large for the format's 32-bit counts".into());
         }
         if root.index() >= n {
@@ -112,6 +113,18 @@ mod tests {
             let bytes = canonical_big_int(v).unwrap();
             assert!(is_canonical_big_int(&bytes), "{v}: {bytes:?}");
         }
+    }
+
+    #[test]
+    fn the_32_bit_bound_covers_string_text_and_child_lists_not_only_bytes() {
+        // Past u32::MAX in any pool a span may have wrapped, so validate must see every pool.
+        let mut g = Graph::new();
+        let text = "x".repeat(3000);
+        g.add(Node::Str(&text));
+        assert_eq!(g.storage.longest_pool(), 3000);
+        let children = vec![NodeId(0); 5000];
+        g.add(Node::List(&children));
+        assert_eq!(g.storage.longest_pool(), 5000);
     }
 
     #[test]

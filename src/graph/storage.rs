@@ -128,9 +128,18 @@ impl Storage {
         self.slots.len()
     }
 
-    /// Bytes of all big ints and byte strings together.
-    pub(super) fn blob_len(&self) -> usize {
-        self.blobs.len()
+    /// The longest pool: spans hold 32-bit offsets, so past `u32::MAX` one may have wrapped.
+    /// Pools only grow, so a graph whose longest pool fits has no wrapped span.
+    pub(super) fn longest_pool(&self) -> usize {
+        let pools = [
+            self.slots.len(),
+            self.strings.spans.len(),
+            self.strings.text.len(),
+            self.blobs.len(),
+            self.ids.len(),
+            self.dims.len(),
+        ];
+        pools.into_iter().max().unwrap_or(0)
     }
 
     pub(super) fn strings(&self) -> &StringTable {

@@ -36,12 +36,13 @@ pub(super) fn check_trailer(bytes: &[u8], file_len: u64, limits: &Limits) -> Res
             "bytes lie between the metadata section and the trailer",
         ));
     }
-    if trailer.metadata_length > limits.max_metadata_bytes {
+    let limit = limits.metadata_limit();
+    if trailer.metadata_length > limit {
         return Err(Error::limit(
             start + METADATA_LENGTH_OFFSET,
             format!(
-                "metadata is {} bytes; the limit is {}",
-                trailer.metadata_length, limits.max_metadata_bytes
+                "metadata is {} bytes; the limit is {limit}",
+                trailer.metadata_length
             ),
         ));
     }
@@ -57,4 +58,40 @@ pub(super) fn check_metadata_crc(trailer: &Trailer, metadata: &[u8]) -> Result<(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    /// The trailer (spec 5) of a file whose metadata, `metadata_length` bytes, runs from the
+    /// header to it; and that file's length.
+    fn trailer_for(metadata_length: u64) -> (Vec<u8>, u64) {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&HEADER_LEN.to_le_bytes());
+        bytes.extend_from_slice(&metadata_length.to_le_bytes());
+        bytes.extend_from_slice(&[0; 4]);
+        let crc = crc32(&bytes[trailer::CRC_COVERS]);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes.extend_from_slice(&MAGIC);
+        (bytes, HEADER_LEN + metadata_length + TRAILER_LEN)
+    }
+
+    #[test]
+    fn metadata_past_4_gib_is_over_the_limit_even_when_the_limit_is_higher() {
+        let limits = Limits {
+            max_metadata_bytes: u64::MAX,
+            ..Limits::default()
+        };
+        let (bytes, file_len) = trailer_for(u64::from(u32::MAX));
+        assert!(check_trailer(&bytes, file_len, &limits).is_ok());
+        let (bytes, file_len) = trailer_for(u64::from(u32::MAX) + 1);
+        let error = check_trailer(&bytes, file_len, &limits).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(
+            error.offset(),
+            Some(file_len - TRAILER_LEN + METADATA_LENGTH_OFFSET)
+        );
+    }
 }

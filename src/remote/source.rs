@@ -265,7 +265,7 @@ impl RemoteSource {
             if let (Some(offset), Some(length)) = (offset, length) {
                 let plausible = offset >= HEADER_LEN
                     && offset.checked_add(length) == Some(trailer_start)
-                    && length <= limits.max_metadata_bytes;
+                    && length <= limits.metadata_limit();
                 if plausible && offset < tail_start {
                     ranges.push(offset.max(HEADER_LEN.min(tail_start))..tail_start);
                 }
