@@ -22,6 +22,7 @@ use std::fs::File;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
+use amberfile::dtype::checked_nbytes;
 use memmap2::{Mmap, MmapMut, MmapOptions};
 use numpy::npyffi::{
     npy_intp, NpyTypes, PyArray_Descr, NPY_ARRAY_F_CONTIGUOUS, NPY_ARRAY_WRITEABLE, PY_ARRAY_API,
@@ -276,9 +277,7 @@ pub(crate) fn new_array_filled<'py>(
     if dtype.has_fields() {
         // numpy sets up a fill loop per field for each array it allocates (11 ms for 65,535
         // fields, however few elements): a view of memory allocated here costs nothing per field.
-        let len = shape
-            .iter()
-            .try_fold(dtype.itemsize() as u64, |acc, &d| acc.checked_mul(d))
+        let len = checked_nbytes(dtype.itemsize() as u64, shape)
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| PyValueError::new_err("array too large"))?;
         let buffer = Bound::new(py, FileBuffer::filled(len, fill)?)?;
@@ -325,10 +324,7 @@ pub(crate) fn view_of<'py>(
     let py = buffer.py();
     let memory = &buffer.get().memory;
     let (nd, mut dims) = numpy_dims(shape)?;
-    let len = shape
-        .iter()
-        .try_fold(dtype.itemsize() as u64, |acc, &d| acc.checked_mul(d))
-        .and_then(|n| usize::try_from(n).ok());
+    let len = checked_nbytes(dtype.itemsize() as u64, shape).and_then(|n| usize::try_from(n).ok());
     let end = len.and_then(|len| offset.checked_add(len));
     if end.is_none_or(|end| end > memory.len) {
         return Err(PyBufferError::new_err("array view outside its buffer"));

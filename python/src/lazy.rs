@@ -18,7 +18,7 @@ use amberfile::remote::RemoteReader;
 use amberfile::{Graph, Node, NodeId, Reader};
 use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::buffer::SharedMap;
 use crate::decode::{ArrayMemory, Loader, StrCache};
@@ -47,18 +47,31 @@ pub(crate) struct LazyFile {
     /// Key -> value node.
     values: HashMap<String, NodeId>,
     strings: StrCache,
+    /// What `amberfile.dask.from_amber` needs to open the file again: its absolute path or URL,
+    /// and the keyword arguments (`verify`, `storage_options`) it was opened with.
+    origin: (String, Py<PyDict>),
 }
 
 impl LazyFile {
-    pub(crate) fn new(reader: Reader<SharedMap>, memory: ArrayMemory, policy: Py<PyAny>) -> PyResult<Self> {
-        Self::opened(Opened::Local { reader, memory }, policy)
+    pub(crate) fn new(
+        (reader, memory): (Reader<SharedMap>, ArrayMemory),
+        policy: Py<PyAny>,
+        origin: (String, Py<PyDict>),
+    ) -> PyResult<Self> {
+        Self::opened(Opened::Local { reader, memory }, policy, origin)
     }
 
-    pub(crate) fn remote(url: String, reader: RemoteReader, policy: Py<PyAny>) -> PyResult<Self> {
-        Self::opened(Opened::Remote { url, reader }, policy)
+    pub(crate) fn remote(
+        url: String,
+        reader: RemoteReader,
+        policy: Py<PyAny>,
+        options: Py<PyDict>,
+    ) -> PyResult<Self> {
+        let origin = (url.clone(), options);
+        Self::opened(Opened::Remote { url, reader }, policy, origin)
     }
 
-    fn opened(opened: Opened, policy: Py<PyAny>) -> PyResult<Self> {
+    fn opened(opened: Opened, policy: Py<PyAny>, origin: (String, Py<PyDict>)) -> PyResult<Self> {
         let graph = opened.graph();
         let root = opened.root();
         let (keys, values) = match graph.str_keyed_map(root) {
@@ -102,6 +115,7 @@ impl LazyFile {
             keys,
             values,
             strings: StrCache::default(),
+            origin,
         })
     }
 
@@ -166,6 +180,24 @@ impl LazyFile {
     /// The whole value, as `load` builds it (shared references kept).
     fn load<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         self.build(py, None)
+    }
+
+    /// One array of this file as a `dask.array.Array`: `amberfile.dask.from_amber` over the
+    /// same file (its absolute path or URL, the same `verify` and storage options), where
+    /// `key_or_path` is an entry's key or a CLI path such as `estimators_/3/tree_/nodes`.
+    #[pyo3(signature = (key_or_path, chunks = None))]
+    fn to_dask<'py>(
+        &self,
+        py: Python<'py>,
+        key_or_path: &str,
+        chunks: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (location, options) = &self.origin;
+        let kwargs = options.bind(py).copy()?;
+        kwargs.set_item("chunks", chunks)?;
+        py.import("amberfile.dask")?
+            .getattr("from_amber")?
+            .call((location, key_or_path), Some(&kwargs))
     }
 }
 

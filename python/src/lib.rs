@@ -45,7 +45,7 @@ use amberfile::{
 };
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use buffer::{map_read_only, FileBuffer, SharedMap};
 use decode::{type_names, ArrayMemory, Loader};
@@ -379,9 +379,10 @@ fn open_lazy(
     policy: Py<PyAny>,
     require_zero_copy: bool,
     verify_arrays: bool,
+    origin: (String, Py<PyDict>),
 ) -> PyResult<LazyFile> {
-    let (reader, memory) = open_partial(py, &path, mode, require_zero_copy, verify_arrays)?;
-    LazyFile::new(reader, memory, policy)
+    let opened = open_partial(py, &path, mode, require_zero_copy, verify_arrays)?;
+    LazyFile::new(opened, policy, origin)
 }
 
 /// Applies every validation rule to the file at `path` and checks every CRC, decoding every

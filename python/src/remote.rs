@@ -10,6 +10,7 @@ use amberfile::remote::{self, RemoteReader};
 use amberfile::{ErrorKind, NodeId, Reader};
 use pyo3::exceptions::{PyFileNotFoundError, PyOSError, PyPermissionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::decode::{type_names, ArrayMemory, Loader};
 use crate::encode::Encoder;
@@ -89,9 +90,10 @@ pub(crate) fn open_lazy_url(
     url: &str,
     options: StorageOptions,
     policy: Py<PyAny>,
+    dask_options: Py<PyDict>,
 ) -> PyResult<crate::lazy::LazyFile> {
     let reader = open_url(py, url, options)?;
-    crate::lazy::LazyFile::remote(url.to_owned(), reader, policy)
+    crate::lazy::LazyFile::remote(url.to_owned(), reader, policy, dask_options)
 }
 
 /// `verify(url)`: every rule and every CRC, streaming the whole object once.

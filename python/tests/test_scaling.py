@@ -358,3 +358,23 @@ def test_a_model_ref_to_an_s3_object_predicts_as_the_model(client, forest_file, 
     got = ad.predict_blocks(ref, da.from_array(x, chunks=(len(x) // 4, -1)))
     assert np.array_equal(client.compute(got).result(), model.predict(x))
 
+
+
+def test_a_lazy_files_to_dask_is_from_amber_over_the_same_file(client, files, services, s3_options, tmp_path,
+                                                                monkeypatch):
+    """`lazy_load(...).to_dask(key)` reopens the file by its absolute path (a relative one is
+    resolved at open, so a later chdir changes nothing) or by its URL with the same options."""
+    arrays, _, packed = files
+    monkeypatch.chdir(packed.parent)
+    lazy = af.lazy_load(packed.name)
+    monkeypatch.chdir(tmp_path)
+    x = lazy.to_dask("fortran", chunks=(-1, 1000))
+    assert x.chunks == ad.from_amber(packed, "fortran", chunks=(-1, 1000)).chunks
+    assert _equal(client.compute(x).result(), arrays["fortran"])
+    assert _equal(lazy.to_dask("records").compute(scheduler="sync"), arrays["records"])
+    url = f"s3://{services['AMBER_TEST_S3_BUCKET']}/lazy-to-dask.amber"
+    af.dump(arrays, url, compress=3, storage_options=s3_options)
+    remote = af.lazy_load(url, storage_options=s3_options)
+    assert _equal(client.compute(remote.to_dask("matrix")).result(), arrays["matrix"])
+    with pytest.raises(ValueError, match="no such key"):  # as from_amber says it
+        lazy.to_dask("no such entry")

@@ -247,14 +247,19 @@ def lazy_load(
 
     With a URL, opening fetches and validates the metadata only (usually one or two range
     requests) and each entry's arrays are fetched, as copies, when the entry is built.
+
+    ``f.to_dask(key_or_path, chunks=None)`` gives one array as a ``dask.array.Array`` instead of
+    building it: :func:`amberfile.dask.from_amber` over the same file and options.
     """
     mode = _native.LoadMode.from_mmap_mode(mmap_mode)
     options = _storage_options(filename, storage_options)
     if _is_url(filename):
         if mode != _native.LoadMode.Copy:
             raise ValueError("mmap_mode needs a local path: a URL's arrays are fetched into memory")
-        return _native.open_lazy_url(filename, options, Policy(trusted))
-    return _native.open_lazy(os.fspath(filename), mode, Policy(trusted), require_zero_copy, verify)
+        reopen = {"verify": verify, "storage_options": storage_options}
+        return _native.open_lazy_url(filename, options, Policy(trusted), reopen)
+    path = os.path.abspath(os.fspath(filename))  # to_dask's workers may run elsewhere
+    return _native.open_lazy(path, mode, Policy(trusted), require_zero_copy, verify, (path, {"verify": verify}))
 
 
 def verify(filename: str | os.PathLike[str], *, storage_options: StorageOptions | None = None) -> None:
