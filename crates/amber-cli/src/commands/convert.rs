@@ -120,11 +120,11 @@ pub fn run(args: &ConvertArgs, store: &files::StoreArgs) -> Result<(), Failure> 
         }
         (Format::Amber, to) => {
             let opened = files::open_input(&args.input, store)?;
-            let fetcher = opened.fetcher();
+            let (fetcher, paths) = (opened.fetcher(), (args.input.as_path(), args.output.as_path()));
             files::with_reader!(&opened, |reader| match to {
-                Format::Npy => amber_to_npy(reader, fetcher, &args.input, &args.output),
-                Format::Npz => npz::write_from(reader, fetcher, &args.input, &args.output),
-                _ => safetensors::write_from(reader, fetcher, &args.input, &args.output),
+                Format::Npy => amber_to_npy(reader, fetcher, paths),
+                Format::Npz => npz::write_from(reader, fetcher, paths),
+                _ => safetensors::write_from(reader, fetcher, paths),
             })
         }
         _ => Err(Failure::Usage(format!(
@@ -137,8 +137,7 @@ pub fn run(args: &ConvertArgs, store: &files::StoreArgs) -> Result<(), Failure> 
 fn amber_to_npy<S: amberfile::ByteSource>(
     reader: &amberfile::Reader<S>,
     fetcher: files::Fetcher,
-    input: &Path,
-    output: &Path,
+    (input, output): (&Path, &Path),
 ) -> Result<(), Failure> {
     let graph = reader.graph();
     let root = crate::path::look_through(graph, reader.root());

@@ -72,8 +72,7 @@ fn zip_failure(input: &Path, error: zip::result::ZipError) -> Failure {
 pub fn write_from<S: amberfile::ByteSource>(
     reader: &amberfile::Reader<S>,
     fetcher: files::Fetcher,
-    input: &Path,
-    output: &Path,
+    (input, output): (&Path, &Path),
 ) -> Result<(), Failure> {
     let arrays = flat_arrays(reader, input, ".npz", Some("arr_0"), |_, _| Ok(false))?;
     // Check every dtype before writing anything.

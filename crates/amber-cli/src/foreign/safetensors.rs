@@ -169,8 +169,7 @@ fn tensor_entry(name: &str, value: &Json) -> Result<TensorEntry, String> {
 pub fn write_from<S: amberfile::ByteSource>(
     reader: &amberfile::Reader<S>,
     fetcher: files::Fetcher,
-    input: &Path,
-    output: &Path,
+    (input, output): (&Path, &Path),
 ) -> Result<(), Failure> {
     let graph = reader.graph();
     let mut metadata = None;
