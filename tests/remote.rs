@@ -121,28 +121,6 @@ fn large_metadata_takes_one_more_request_and_each_array_one() {
 }
 
 #[test]
-fn fetched_arrays_released_through_an_offset_are_fetched_again_and_the_rest_kept() {
-    // 20 raw arrays of 256 KiB; every sixth is fetched, each by a request of its own (more
-    // than a megabyte apart), so each is held as pieces of its own.
-    let file = file_with(WriteOptions::default(), &raw_arrays(20, 64 << 10));
-    let (store, path) = store_with(&file);
-    let reader = open(&store, &path).unwrap();
-    let wanted: Vec<ArrayId> = ids(&reader).into_iter().step_by(6).collect();
-    let fetched = reader.fetch_arrays(&wanted).unwrap();
-    assert_eq!(store.gets(), 2 + wanted.len());
-    store.reset();
-    let read = |id| assert_eq!(reader.read_bytes(id).unwrap(), local_bytes(&file, id));
-    wanted.iter().for_each(|&id| read(id));
-    assert_eq!(store.gets(), 0, "all of it was fetched ahead");
-    let third = reader.array_info(wanted[2]).unwrap().extents()[0];
-    fetched.release_through(third.offset);
-    wanted[2..].iter().for_each(|&id| read(id));
-    assert_eq!(store.gets(), 0, "what lies after the offset is kept");
-    read(wanted[1]);
-    assert_eq!(store.gets(), 1, "a released array is fetched again");
-}
-
-#[test]
 fn metadata_beyond_the_suffix_read_takes_one_more_round_trip() {
     // 300 KiB of metadata in a file not much larger: the header came with the suffix read.
     let file = file_with(WriteOptions::default(), &raw_arrays(3000, 3));

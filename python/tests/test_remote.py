@@ -214,6 +214,25 @@ def test_over_http_a_listing_takes_two_requests_and_an_entry_one_more(services, 
     amberfile.verify(url, storage_options=plain_http)
 
 
+def test_a_large_nested_model_loads_over_http_in_one_fetch(services):
+    """40 MiB in arrays nested in lists, tuples and a fitted estimator (written in another
+    order than the load visits them): one request after the open's two fetches them all."""
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(5)
+    block = lambda: rng.random(1 << 20)  # noqa: E731  8 MiB of float64
+    scaler = StandardScaler().fit(rng.random((1000, 4096)))
+    model = {"layers": [block(), (block(), block())], "scaler": scaler, "head": {"w": block(), "b": block()}}
+    name = "nested.amber"
+    amberfile.dump(model, Path(services["AMBER_TEST_HTTP_ROOT"]) / name)
+    url = f"{services['AMBER_TEST_HTTP_URL']}/{name}"
+    before = http_requests(services)
+    loaded = amberfile.load(url, storage_options={"allow_http": True}, trusted=["sklearn"])
+    assert http_requests_since(services, before, 3) == 3
+    assert np.array_equal(loaded["layers"][1][1], model["layers"][1][1])
+    assert np.array_equal(loaded["scaler"].scale_, scaler.scale_)
+
+
 def test_file_urls_read_and_write_like_paths(tmp_path, forest):
     model, x = forest
     url = (tmp_path / "model.amber").as_uri()

@@ -97,12 +97,6 @@ impl Cache {
             .find(|chunk| at < chunk.end())
     }
 
-    /// Drops the chunks of `ids` that end at or before `end`.
-    fn remove_through(&mut self, ids: &[u64], end: u64) {
-        self.chunks
-            .retain(|chunk| chunk.end() > end || !ids.contains(&chunk.id));
-    }
-
     fn remove(&mut self, ids: &[u64]) {
         self.chunks.retain(|chunk| !ids.contains(&chunk.id));
         if self.chunks.is_empty() {
@@ -127,13 +121,6 @@ impl Fetched<'_> {
     /// True if nothing was fetched.
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Drops what this guard fetched that lies wholly before byte `end`, for a reader that is
-    /// done with it: a load that reads in file order then holds little more than it has built.
-    /// A later read of dropped bytes fetches them again.
-    pub fn release_through(&self, end: u64) {
-        self.source.lock_cache().remove_through(&self.ids, end);
     }
 }
 

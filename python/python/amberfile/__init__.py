@@ -194,8 +194,7 @@ def load(
     A URL (``s3://``, ``gs://``, ``az://``, ``http(s)://``, ``file://``) is read by ranges
     (spec 9.7): the trailer and metadata first (usually one request), validated and
     trust-checked before any array is fetched, then every array in one batch of concurrent
-    range requests, each CRC-checked; fetched bytes are let go as the arrays are built, so the
-    load peaks near the model's size, not twice it. Arrays are copies; ``mmap_mode`` with a URL is a
+    range requests, each CRC-checked. Arrays are copies; ``mmap_mode`` with a URL is a
     ``ValueError``. ``storage_options`` go to the store, as for ``dump``.
     """
     policy = Policy(trusted)
