@@ -1,45 +1,122 @@
-//! A load's arrays from one batched fetch.
+//! A load's arrays from a few batched fetches, in the order the load reads them.
 //!
 //! A remote reader fetches an array in one request; a model of hundreds of arrays would then
-//! take hundreds of round trips. Before a load, [`Prefetched::fetch`] has the remote source
-//! fetch every array the load will read (the padding before each, which rule R55 reads, and its
-//! extents) in one round trip, and keep the bytes until the load is done. The load then reads
-//! through this source, which is the remote one under another owner: a reader of its own can be
-//! built over it with limits that follow what was fetched.
+//! take hundreds of round trips. [`Prefetched`] knows the arrays a load will build, in the order
+//! it builds them, and when the load first reads an array's bytes (the padding before it, which
+//! rule R55 reads, or its extents) it fetches that array and the ones after it, up to
+//! [`RUN_BYTES`] stored bytes, in one round trip, dropping the run before. A model under that
+//! size takes one fetch; a larger one is never held twice (the fetched run, then all arrays).
+//! The load reads through this source, which is the remote one under another owner: a reader
+//! of its own can be built over it with limits that follow the planned arrays.
+
+use std::ops::Range;
+use std::sync::Mutex;
 
 use amberfile::remote::{Fetched, RemoteReader, RemoteSource};
 use amberfile::{ArrayId, ByteSource, Result};
 
+/// The most stored bytes one run of arrays fetches (a larger array is a run of its own).
+const RUN_BYTES: u64 = 64 << 20;
+
 pub(crate) struct Prefetched<'s> {
-    source: &'s RemoteSource,
-    fetched: Fetched<'s>,
+    reader: &'s RemoteReader,
+    /// The arrays in the order the load builds them, with their stored sizes.
+    plan: Vec<(ArrayId, u64)>,
+    /// Every extent of the planned arrays, sorted by offset, with its array's place in `plan`.
+    extents: Vec<(Range<u64>, usize)>,
+    /// The run fetched last: its places in `plan`, and the guard that keeps its bytes.
+    run: Mutex<Option<(Range<usize>, Fetched<'s>)>>,
 }
 
 impl<'s> Prefetched<'s> {
-    /// Fetches the arrays `arrays` of `reader` and keeps them while this lives.
-    pub(crate) fn fetch(reader: &'s RemoteReader, arrays: &[ArrayId]) -> Result<Self> {
+    /// Plans a load of `arrays` of `reader`, in this order; fetches nothing yet.
+    pub(crate) fn plan(reader: &'s RemoteReader, arrays: &[ArrayId]) -> Result<Self> {
+        let mut plan = Vec::with_capacity(arrays.len());
+        let mut extents = Vec::new();
+        for (place, &id) in arrays.iter().enumerate() {
+            let info = reader.array_info(id)?;
+            plan.push((id, info.stored_bytes()));
+            extents.extend(
+                info.extents()
+                    .iter()
+                    .map(|e| (e.offset..e.offset + e.stored_length, place)),
+            );
+        }
+        extents.sort_by_key(|(range, _)| range.start);
         Ok(Prefetched {
-            source: reader.source(),
-            fetched: reader.fetch_arrays(arrays)?,
+            reader,
+            plan,
+            extents,
+            run: Mutex::new(None),
         })
     }
 
-    /// How many bytes were fetched.
-    pub(crate) fn fetched_len(&self) -> u64 {
-        self.fetched.len()
+    /// Fetches the first run, for a caller that would rather wait for it without holding the
+    /// GIL; later runs are fetched as the load reaches them.
+    pub(crate) fn fetch_first_run(&self) -> Result<()> {
+        match self.plan.is_empty() {
+            true => Ok(()),
+            false => self.fetch_run_for(0),
+        }
+    }
+
+    /// The stored size of the largest planned array: what a reader over this source must be
+    /// allowed to materialize at once.
+    pub(crate) fn largest_array(&self) -> u64 {
+        self.plan.iter().map(|&(_, stored)| stored).max().unwrap_or(0)
+    }
+
+    /// The planned array a read at `offset` is for: the one whose extent holds it, else the
+    /// one whose first extent comes next (the read is of the padding before it).
+    fn place_of(&self, offset: u64) -> Option<usize> {
+        let after = self.extents.partition_point(|(range, _)| range.start <= offset);
+        match after.checked_sub(1).map(|i| &self.extents[i]) {
+            Some((range, place)) if offset < range.end => Some(*place),
+            _ => self.extents.get(after).map(|&(_, place)| place),
+        }
+    }
+
+    /// Makes sure the run holding the array at `place` is the one fetched.
+    fn fetch_run_for(&self, place: usize) -> Result<()> {
+        let mut run = self.run.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if run.as_ref().is_some_and(|(places, _)| places.contains(&place)) {
+            return Ok(());
+        }
+        // The run before goes first, so that at most one run is held.
+        *run = None;
+        let (mut end, mut total) = (place, 0u64);
+        while let Some(&(_, stored)) = self.plan.get(end) {
+            match total.checked_add(stored) {
+                Some(more) if more <= RUN_BYTES || end == place => (total, end) = (more, end + 1),
+                _ => break,
+            }
+        }
+        let ids: Vec<ArrayId> = self.plan[place..end].iter().map(|&(id, _)| id).collect();
+        *run = Some((place..end, self.reader.fetch_arrays(&ids)?));
+        Ok(())
+    }
+
+    fn source(&self) -> &RemoteSource {
+        self.reader.source()
     }
 }
 
 impl ByteSource for Prefetched<'_> {
     fn file_len(&self) -> Result<u64> {
-        self.source.file_len()
+        self.source().file_len()
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.source.read_exact_at(offset, buf)
+        if let Some(place) = self.place_of(offset) {
+            self.fetch_run_for(place)?;
+        }
+        self.source().read_exact_at(offset, buf)
     }
 
     fn read_ranges(&self, ranges: &mut [(u64, &mut [u8])]) -> Result<()> {
-        self.source.read_ranges(ranges)
+        for (offset, buf) in ranges.iter_mut() {
+            self.read_exact_at(*offset, buf)?;
+        }
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A remote reader is a partial reader: it validates the header, trailer and metadata before
 //! anything is built, and checks each array's CRC and the padding before it as it fetches them.
-//! A load fetches every array it builds in one batched request ([`Prefetched`]); a lazy file
+//! A load fetches the arrays it builds in few batched requests ([`Prefetched`]); a lazy file
 //! fetches the arrays of one entry at a time.
 
 use amberfile::remote::{self, RemoteReader};
@@ -48,7 +48,8 @@ pub(crate) fn open_url(py: Python<'_>, url: &str, options: StorageOptions) -> Py
         .map_err(|e| remote_error(py, url, &e))
 }
 
-/// Builds `node` (the root if None) of `reader`, whose arrays come from one batched fetch.
+/// Builds `node` (the root if None) of `reader`, whose arrays come in batched fetches of up to
+/// 64 MiB, in the order the load builds them ([`Prefetched`]).
 pub(crate) fn load_prefetched<'py>(
     py: Python<'py>,
     url: &str,
@@ -62,9 +63,11 @@ pub(crate) fn load_prefetched<'py>(
     let arrays = reader.graph().arrays_reachable(node);
     let fetched = py
         .detach(|| {
-            let prefetched = Prefetched::fetch(reader, &arrays)?;
-            // The fetched bytes back arrays as large as the object, as a local file's do.
-            let options = read_options(false, prefetched.fetched_len());
+            let prefetched = Prefetched::plan(reader, &arrays)?;
+            // A model under one run (most) is fetched whole here, before anything is built.
+            prefetched.fetch_first_run()?;
+            // Arrays as large as the object's may be built, as a local file's may.
+            let options = read_options(false, prefetched.largest_array());
             Reader::from_metadata(prefetched, reader.metadata().clone(), options)
         })
         .map_err(|e| remote_error(py, url, &e))?;

@@ -193,8 +193,9 @@ def load(
 
     A URL (``s3://``, ``gs://``, ``az://``, ``http(s)://``, ``file://``) is read by ranges
     (spec 9.7): the trailer and metadata first (usually one request), validated and
-    trust-checked before any array is fetched, then every array in one batch of concurrent
-    range requests, each CRC-checked. Arrays are copies; ``mmap_mode`` with a URL is a
+    trust-checked before any array is fetched, then the arrays in the order they are built, in
+    batches of up to 64 MiB (one round trip each; most models are one batch), each
+    CRC-checked. The load holds at most one batch besides the arrays. Arrays are copies; ``mmap_mode`` with a URL is a
     ``ValueError``. ``storage_options`` go to the store, as for ``dump``.
     """
     policy = Policy(trusted)
