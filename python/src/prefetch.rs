@@ -10,10 +10,11 @@
 //! of its own can be built over it with limits that follow the planned arrays.
 
 use std::ops::Range;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use amberfile::remote::{Fetched, RemoteReader, RemoteSource};
 use amberfile::{ArrayId, ByteSource, Result};
+use pyo3::prelude::*;
 
 /// The most stored bytes one run of arrays fetches (a larger array is a run of its own).
 const RUN_BYTES: u64 = 64 << 20;
@@ -76,9 +77,20 @@ impl<'s> Prefetched<'s> {
         }
     }
 
+    fn lock_run(&self) -> MutexGuard<'_, Option<(Range<usize>, Fetched<'s>)>> {
+        self.run.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// True if the run fetched last holds the array at `place`.
+    fn holds_run_for(&self, place: usize) -> bool {
+        self.lock_run()
+            .as_ref()
+            .is_some_and(|(places, _)| places.contains(&place))
+    }
+
     /// Makes sure the run holding the array at `place` is the one fetched.
     fn fetch_run_for(&self, place: usize) -> Result<()> {
-        let mut run = self.run.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut run = self.lock_run();
         if run.as_ref().is_some_and(|(places, _)| places.contains(&place)) {
             return Ok(());
         }
@@ -107,8 +119,9 @@ impl ByteSource for Prefetched<'_> {
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        if let Some(place) = self.place_of(offset) {
-            self.fetch_run_for(place)?;
+        if let Some(place) = self.place_of(offset).filter(|&place| !self.holds_run_for(place)) {
+            // The load holds the GIL; other Python threads run while a run is on its way.
+            Python::attach(|py| py.detach(|| self.fetch_run_for(place)))?;
         }
         self.source().read_exact_at(offset, buf)
     }
