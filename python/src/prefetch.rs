@@ -21,8 +21,10 @@ const RUN_BYTES: u64 = 64 << 20;
 
 pub(crate) struct Prefetched<'s> {
     reader: &'s RemoteReader,
-    /// The arrays in the order the load builds them, with their stored sizes.
-    plan: Vec<(ArrayId, u64)>,
+    /// The arrays in the order the load builds them.
+    plan: Vec<ArrayId>,
+    /// The stored size of the largest of them.
+    largest: u64,
     /// Every extent of the planned arrays, sorted by offset, with its array's place in `plan`.
     extents: Vec<(Range<u64>, usize)>,
     /// The run fetched last: its places in `plan`, and the guard that keeps its bytes.
@@ -32,11 +34,10 @@ pub(crate) struct Prefetched<'s> {
 impl<'s> Prefetched<'s> {
     /// Plans a load of `arrays` of `reader`, in this order; fetches nothing yet.
     pub(crate) fn plan(reader: &'s RemoteReader, arrays: &[ArrayId]) -> Result<Self> {
-        let mut plan = Vec::with_capacity(arrays.len());
-        let mut extents = Vec::new();
+        let (mut extents, mut largest) = (Vec::new(), 0);
         for (place, &id) in arrays.iter().enumerate() {
             let info = reader.array_info(id)?;
-            plan.push((id, info.stored_bytes()));
+            largest = largest.max(info.stored_bytes());
             extents.extend(
                 info.extents()
                     .iter()
@@ -46,7 +47,8 @@ impl<'s> Prefetched<'s> {
         extents.sort_by_key(|(range, _)| range.start);
         Ok(Prefetched {
             reader,
-            plan,
+            plan: arrays.to_vec(),
+            largest,
             extents,
             run: Mutex::new(None),
         })
@@ -64,7 +66,7 @@ impl<'s> Prefetched<'s> {
     /// The stored size of the largest planned array: what a reader over this source must be
     /// allowed to materialize at once.
     pub(crate) fn largest_array(&self) -> u64 {
-        self.plan.iter().map(|&(_, stored)| stored).max().unwrap_or(0)
+        self.largest
     }
 
     /// The planned array a read at `offset` is for: the one whose extent holds it, else the
@@ -88,23 +90,13 @@ impl<'s> Prefetched<'s> {
             .is_some_and(|(places, _)| places.contains(&place))
     }
 
-    /// Makes sure the run holding the array at `place` is the one fetched.
+    /// Fetches the run that starts with the array at `place` (at least that array), dropping
+    /// the run before first, so that at most one run is held.
     fn fetch_run_for(&self, place: usize) -> Result<()> {
         let mut run = self.lock_run();
-        if run.as_ref().is_some_and(|(places, _)| places.contains(&place)) {
-            return Ok(());
-        }
-        // The run before goes first, so that at most one run is held.
         *run = None;
-        let (mut end, mut total) = (place, 0u64);
-        while let Some(&(_, stored)) = self.plan.get(end) {
-            match total.checked_add(stored) {
-                Some(more) if more <= RUN_BYTES || end == place => (total, end) = (more, end + 1),
-                _ => break,
-            }
-        }
-        let ids: Vec<ArrayId> = self.plan[place..end].iter().map(|&(id, _)| id).collect();
-        *run = Some((place..end, self.reader.fetch_arrays(&ids)?));
+        let end = place + self.reader.run_len(&self.plan[place..], RUN_BYTES)?.max(1);
+        *run = Some((place..end, self.reader.fetch_arrays(&self.plan[place..end])?));
         Ok(())
     }
 

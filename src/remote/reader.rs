@@ -114,6 +114,20 @@ impl AsyncReader {
         self.reader.source().fetch_ahead(&ranges).await
     }
 
+    /// How many of `ids`, from the first, fit together in one fetch of at most `max_stored`
+    /// stored bytes: 0 if the first alone is larger. For callers that fetch many arrays in runs
+    /// ([`Self::fetch_arrays`] on each), bounding what a run holds.
+    pub fn run_len(&self, ids: &[ArrayId], max_stored: u64) -> Result<usize> {
+        let mut total = 0u64;
+        for (n, &id) in ids.iter().enumerate() {
+            match total.checked_add(self.reader.array_info(id)?.stored_bytes()) {
+                Some(more) if more <= max_stored => total = more,
+                _ => return Ok(n),
+            }
+        }
+        Ok(ids.len())
+    }
+
     /// The file range covering what reading `id` (or its blocks `blocks`) touches.
     fn array_range(&self, id: ArrayId, blocks: Option<Range<u64>>) -> Result<Range<u64>> {
         let info = self.reader.array_info(id)?;
@@ -274,6 +288,11 @@ impl RemoteReader {
     /// See [`AsyncReader::fetch_arrays`].
     pub fn fetch_arrays(&self, ids: &[ArrayId]) -> Result<Fetched<'_>> {
         block_on(self.inner.fetch_arrays(ids))?
+    }
+
+    /// See [`AsyncReader::run_len`].
+    pub fn run_len(&self, ids: &[ArrayId], max_stored: u64) -> Result<usize> {
+        self.inner.run_len(ids, max_stored)
     }
 
     /// See [`AsyncReader::read_into`]; the copy or decode runs on the caller's thread.

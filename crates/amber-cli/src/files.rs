@@ -113,21 +113,9 @@ impl Fetcher<'_> {
             return (0..ids.len()).try_for_each(each);
         };
         let failed = |e| Failure::amber(input, e);
-        let stored = |id| {
-            remote
-                .array_info(id)
-                .map(|info| info.stored_bytes())
-                .map_err(failed)
-        };
         let mut first = 0;
         while first < ids.len() {
-            let (mut end, mut total) = (first, 0u64);
-            while end < ids.len() {
-                match total.checked_add(stored(ids[end])?) {
-                    Some(more) if more <= RUN_BYTES => (total, end) = (more, end + 1),
-                    _ => break,
-                }
-            }
+            let end = first + remote.run_len(&ids[first..], RUN_BYTES).map_err(failed)?;
             if end == first {
                 // Too big to hold with others: `stream_array` fetches it in runs of blocks.
                 each(first)?;
