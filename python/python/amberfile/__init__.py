@@ -195,8 +195,9 @@ def load(
     (spec 9.7): the trailer and metadata first (usually one request), validated and
     trust-checked before any array is fetched, then the arrays in the order they are built, in
     batches of up to 64 MiB (one round trip each; most models are one batch), each
-    CRC-checked. The load holds at most one batch besides the arrays. Arrays are copies; ``mmap_mode`` with a URL is a
-    ``ValueError``. ``storage_options`` go to the store, as for ``dump``.
+    CRC-checked. The load holds at most one batch besides the arrays. Arrays are copies;
+    ``mmap_mode`` with a URL is a ``ValueError``. ``storage_options`` go to the store, as for
+    ``dump``.
     """
     policy = Policy(trusted)
     mode = _native.LoadMode.from_mmap_mode(mmap_mode)
